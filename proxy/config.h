@@ -1,0 +1,109 @@
+// Config: every setting Strata reads, with its default.
+//
+// Sources, later ones win: built-in defaults < TOML file (--config FILE) <
+// environment (STRATA_<SECTION>_<KEY>, e.g. STRATA_SERVER_SOCKET) < flags
+// (--server.socket=PATH or --server.socket PATH). Sizes accept units
+// (512MiB, 16KiB, 1GB, plain bytes); durations accept units (250ms, 10s, 1m,
+// plain = milliseconds). An invalid value is an error naming the key, the
+// value and what is allowed.
+//
+// The option table (name, default, help, parser) lives in config.cc next to
+// nothing else; modules add their knobs there, one line each.
+//
+// Thread affinity: built once on the main thread before workers start;
+// read-only afterwards.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace strata {
+
+struct ServerConfig {
+  std::string socket = "./strata.sock";
+  uint32_t socket_mode = 0660;
+  uint32_t threads = 0;  // 0 = number of cores
+  uint64_t max_connections = 10000;
+  uint64_t max_key_bytes = 16 << 10;
+  uint64_t max_value_bytes = 16 << 20;
+  uint64_t max_message_bytes = 64ull << 20;
+  uint64_t max_batch_keys = 10000;
+  int64_t shutdown_timeout_ms = 10'000;
+  int64_t idle_timeout_ms = 0;  // 0 = none
+  // Output a connection may queue before the server stops reading from it.
+  uint64_t max_output_bytes = 4 << 20;
+  // Bytes of incomplete messages held across all connections.
+  uint64_t max_input_bytes = 1ull << 30;
+};
+
+struct L1Config {
+  uint64_t max_bytes = 256ull << 20;
+  int64_t max_ttl_ms = 0;  // 0 = none
+  uint32_t shards = 0;     // 0 = automatic (a power of two)
+  int64_t sweep_interval_ms = 100;
+  uint32_t sweep_batch = 256;  // entries examined per shard per sweep tick
+};
+
+struct L2Config {
+  std::string mode = "off";  // off | standalone | sharded | cluster
+  std::vector<std::string> endpoints;
+};
+
+struct L3Config {
+  bool enabled = true;
+  std::string path = "./data/l3";
+};
+
+struct WalConfig {
+  std::string path = "./data/wal";
+  std::string sync = "interval";  // always | interval | never
+};
+
+struct AdminConfig {
+  std::string listen = "127.0.0.1:9100";  // empty = off
+};
+
+struct LogConfig {
+  std::string level = "info";  // debug | info | warn | error | off
+};
+
+struct Config {
+  ServerConfig server;
+  L1Config l1;
+  L2Config l2;
+  L3Config l3;
+  WalConfig wal;
+  AdminConfig admin;
+  LogConfig log;
+};
+
+// What the command line asked for besides settings.
+struct CommandLine {
+  Config config;
+  bool print_config = false;  // --print-config: print effective TOML and exit 0
+  bool help = false;          // --help: list every option with its default
+  bool check_config = false;  // --check-config FILE: validate and exit
+  std::string config_file;    // --config FILE (or --check-config FILE)
+};
+
+// Parses argv and the environment (envp: NULL-terminated "K=V" strings) into
+// a CommandLine, reading the TOML file named by --config/--check-config.
+StatusOr<CommandLine> ParseCommandLine(int argc, const char* const* argv,
+                                       const char* const* envp);
+
+// Applies a TOML document (text) to *config. `origin` names it in errors.
+Status ApplyToml(std::string_view text, std::string_view origin, Config* config);
+
+// The effective configuration as a TOML document that ApplyToml accepts.
+std::string ToToml(const Config& config);
+
+// The --help text: every option, its env var, its default and its meaning.
+std::string HelpText();
+
+// Cross-field checks (e.g. max_key_bytes <= max_message_bytes).
+Status Validate(const Config& config);
+
+}  // namespace strata
