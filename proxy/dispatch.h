@@ -1,0 +1,85 @@
+// Dispatcher: turns a parsed request into a chain call and a response.
+//
+// It validates parameters (arity, types, options, size limits) and encodes
+// every response with RpcWriter onto a ResponseSink, which is the
+// connection's output buffer. A response may be written inline (L1 answers
+// at once) or later on the same loop thread (a lower tier answering); the
+// sink is held (Hold/Release) while an answer is outstanding so that a
+// connection that closes meanwhile is not freed under the callback.
+//
+// Thread affinity: one Dispatcher per loop thread; it is called only there.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "proxy/rpc_request.h"
+#include "tiers/chain.h"
+
+namespace strata {
+
+class ResponseSink {
+ public:
+  virtual ~ResponseSink() = default;
+  // The buffer responses are appended to. REQUIRES: alive()
+  virtual std::string* output() = 0;
+  virtual bool alive() const = 0;
+  // Hold before starting work whose answer may come later; Release after
+  // writing it (the sink then flushes, or frees itself if it closed).
+  virtual void Hold() = 0;
+  virtual void Release() = 0;
+};
+
+struct RequestLimits {
+  uint64_t max_key_bytes = 16 << 10;
+  uint64_t max_value_bytes = 16 << 20;
+  uint64_t max_batch_keys = 10000;
+};
+
+// Counters a loop thread keeps for itself; summed by `stats`. Written by one
+// thread, read by any (relaxed atomics, no read-modify-write).
+struct DispatchCounters {
+  std::atomic<uint64_t> requests{0};
+  std::atomic<uint64_t> errors{0};
+  void Bump(std::atomic<uint64_t>& c) { c.store(c.load(std::memory_order_relaxed) + 1,
+                                                std::memory_order_relaxed); }
+};
+
+// Produces the `stats` map (name, value) at the moment of the call.
+using StatsProvider = std::function<std::vector<std::pair<std::string, double>>()>;
+
+class Dispatcher {
+ public:
+  Dispatcher(Chain* chain, const RequestLimits& limits, StatsProvider stats, Clock* clock);
+
+  void Handle(const RpcRequest& request, ResponseSink* sink);
+  // Writes an error response for a request that could not even be parsed.
+  void Fail(uint32_t msgid, const Status& status, ResponseSink* sink);
+
+  const DispatchCounters& counters() const { return counters_; }
+
+ private:
+  struct Call;
+  void Ping(Call& c);
+  void Get(Call& c);
+  void Set(Call& c);
+  void Del(Call& c);
+  void MGet(Call& c);
+  void MSet(Call& c);
+  void Ttl(Call& c);
+  void Expire(Call& c);
+  void Exists(Call& c);
+  void Stats(Call& c);
+
+  Chain* chain_;
+  RequestLimits limits_;
+  StatsProvider stats_;
+  Clock* clock_;
+  DispatchCounters counters_;
+};
+
+}  // namespace strata

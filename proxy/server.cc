@@ -1,0 +1,214 @@
+#include "proxy/server.h"
+
+#include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "common/log.h"
+#include "proxy/listener.h"
+#include "proxy/rpc_writer.h"
+#include "proxy/worker.h"
+
+namespace strata {
+
+namespace {
+template <typename H>
+uv_handle_t* AsHandle(H* h) {
+  return reinterpret_cast<uv_handle_t*>(h);
+}
+}  // namespace
+
+Server::Server(const Config& config) : config_(config) {
+  uv_loop_init(&loop_);
+  L1Options l1;
+  l1.max_bytes = config_.l1.max_bytes;
+  l1.shards = config_.l1.shards;
+  l1_ = std::make_unique<L1Cache>(l1);
+  ChainOptions co;
+  co.l1_max_ttl_ms = config_.l1.max_ttl_ms;
+  chain_ = std::make_unique<Chain>(std::vector<Tier*>{l1_.get()}, co);
+  shared_.config = &config_;
+  shared_.chain = chain_.get();
+  shared_.l1 = l1_.get();
+  shared_.start_ms = SystemClock::Default()->NowMs();
+}
+
+Server::~Server() {
+  for (auto& w : workers_) {
+    w->Stop();
+    w->Join();
+  }
+  workers_.clear();
+  uv_run(&loop_, UV_RUN_NOWAIT);
+  uv_loop_close(&loop_);
+}
+
+Status Server::Start() {
+  StatusOr<int> fd = ListenUnix(config_.server.socket, config_.server.socket_mode, 1024);
+  if (!fd.ok()) return fd.status();
+  listen_fd_ = *fd;
+
+  uint32_t n = config_.server.threads;
+  if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
+  for (uint32_t i = 0; i < n; ++i) {
+    workers_.push_back(std::make_unique<Worker>(int(i), &shared_, [this] { return Stats(); }));
+  }
+  for (auto& w : workers_) w->Start();
+
+  uv_poll_init(&loop_, &accept_poll_, listen_fd_);
+  accept_poll_.data = this;
+  uv_poll_start(&accept_poll_, UV_READABLE, OnAcceptable);
+  uv_signal_init(&loop_, &sigterm_);
+  sigterm_.data = this;
+  uv_signal_start(&sigterm_, OnSignal, SIGTERM);
+  uv_signal_init(&loop_, &sigint_);
+  sigint_.data = this;
+  uv_signal_start(&sigint_, OnSignal, SIGINT);
+  uv_timer_init(&loop_, &sweep_timer_);
+  sweep_timer_.data = this;
+  uv_timer_start(&sweep_timer_, OnSweep, config_.l1.sweep_interval_ms,
+                 config_.l1.sweep_interval_ms);
+  uv_timer_init(&loop_, &shutdown_timer_);
+  shutdown_timer_.data = this;
+
+  LOG_INFO("strata listening on %s (mode %04o, %u worker threads, l1.max_bytes %llu)",
+           config_.server.socket.c_str(), config_.server.socket_mode, n,
+           static_cast<unsigned long long>(config_.l1.max_bytes));
+  return Status::Ok();
+}
+
+int Server::Run() {
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  return 0;
+}
+
+void Server::OnAcceptable(uv_poll_t* p, int status, int) {
+  auto* s = static_cast<Server*>(p->data);
+  if (status < 0) {
+    LOG_RATE_LIMITED(LogLevel::kError, "accept poll failed: %s", uv_strerror(status));
+    return;
+  }
+  s->Accept();
+}
+
+void Server::Accept() {
+  // Bounded so one burst of connects cannot starve signals and the sweep.
+  for (int i = 0; i < 256; ++i) {
+    int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
+      LOG_RATE_LIMITED(LogLevel::kError, "accept failed: %s", strerror(errno));
+      return;
+    }
+    uint64_t open = shared_.connections.load(std::memory_order_relaxed);
+    if (open >= config_.server.max_connections) {
+      shared_.connections_rejected.fetch_add(1, std::memory_order_relaxed);
+      LOG_RATE_LIMITED(LogLevel::kWarn, "rejecting a connection: server.max_connections %llu reached",
+                       static_cast<unsigned long long>(config_.server.max_connections));
+      std::string out;
+      RpcWriter(&out).Error(0, Status::Overloaded(
+                                   "too many connections: server.max_connections is " +
+                                   std::to_string(config_.server.max_connections)));
+      ssize_t unused = send(fd, out.data(), out.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      (void)unused;
+      close(fd);
+      continue;
+    }
+    shared_.connections.fetch_add(1, std::memory_order_relaxed);
+    shared_.connections_total.fetch_add(1, std::memory_order_relaxed);
+    workers_[next_worker_]->Adopt(fd);
+    next_worker_ = (next_worker_ + 1) % workers_.size();
+  }
+}
+
+void Server::OnSignal(uv_signal_t* s, int signum) {
+  static_cast<Server*>(s->data)->BeginShutdown(signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+void Server::OnSweep(uv_timer_t* t) {
+  auto* s = static_cast<Server*>(t->data);
+  s->l1_->Sweep(s->config_.l1.sweep_batch, size_t(s->config_.l1.sweep_batch) * 64);
+}
+
+void Server::BeginShutdown(const char* why) {
+  if (shutting_down_) {
+    LOG_WARN("%s again during shutdown: stopping now", why);
+    Finish();
+    return;
+  }
+  shutting_down_ = true;
+  LOG_INFO("%s: draining %llu connections (server.shutdown_timeout %lld ms)", why,
+           static_cast<unsigned long long>(shared_.connections.load()),
+           static_cast<long long>(config_.server.shutdown_timeout_ms));
+  uv_poll_stop(&accept_poll_);
+  uv_close(AsHandle(&accept_poll_), nullptr);
+  close(listen_fd_);
+  listen_fd_ = -1;
+  unlink(config_.server.socket.c_str());
+  for (auto& w : workers_) w->BeginDrain();
+  shutdown_deadline_ns_ = MonotonicNs() + config_.server.shutdown_timeout_ms * 1'000'000;
+  uv_timer_start(&shutdown_timer_, OnShutdownCheck, 5, 5);
+}
+
+void Server::OnShutdownCheck(uv_timer_t* t) {
+  auto* s = static_cast<Server*>(t->data);
+  bool idle = s->shared_.connections.load() == 0;
+  bool late = MonotonicNs() >= s->shutdown_deadline_ns_;
+  if (!idle && !late) return;
+  if (late && !idle) {
+    LOG_WARN("shutdown_timeout reached with %llu connections open; closing them",
+             static_cast<unsigned long long>(s->shared_.connections.load()));
+  }
+  s->Finish();
+}
+
+void Server::Finish() {
+  if (finished_) return;
+  finished_ = true;
+  for (auto& w : workers_) w->Stop();
+  for (auto& w : workers_) w->Join();
+  workers_.clear();
+  uv_close(AsHandle(&shutdown_timer_), nullptr);
+  uv_close(AsHandle(&sweep_timer_), nullptr);
+  uv_close(AsHandle(&sigterm_), nullptr);
+  uv_close(AsHandle(&sigint_), nullptr);
+  if (!shutting_down_) {
+    uv_close(AsHandle(&accept_poll_), nullptr);
+    close(listen_fd_);
+    unlink(config_.server.socket.c_str());
+  }
+  LOG_INFO("stopped");
+}
+
+std::vector<std::pair<std::string, double>> Server::Stats() const {
+  uint64_t requests = 0, errors = 0;
+  for (const auto& w : workers_) {
+    requests += w->counters().requests.load(std::memory_order_relaxed);
+    errors += w->counters().errors.load(std::memory_order_relaxed);
+  }
+  L1Stats l1 = l1_->GetStats();
+  int64_t now = SystemClock::Default()->NowMs();
+  return {
+      {"uptime_s", double((now - shared_.start_ms) / 1000)},
+      {"connections", double(shared_.connections.load())},
+      {"connections_total", double(shared_.connections_total.load())},
+      {"connections_rejected", double(shared_.connections_rejected.load())},
+      {"connections_idle_closed", double(shared_.idle_closed.load())},
+      {"protocol_errors", double(shared_.protocol_errors.load())},
+      {"input_paused", double(shared_.input_paused.load())},
+      {"output_paused", double(shared_.output_paused.load())},
+      {"requests_total", double(requests)},
+      {"errors_total", double(errors)},
+      {"l1_items", double(l1.items)},
+      {"l1_bytes", double(l1.bytes)},
+      {"l1_max_bytes", double(l1.max_bytes)},
+      {"l1_hits", double(l1.hits)},
+      {"l1_misses", double(l1.misses)},
+      {"l1_evictions", double(l1.evictions)},
+      {"l1_expired", double(l1.expired)},
+  };
+}
+
+}  // namespace strata

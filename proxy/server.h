@@ -1,0 +1,71 @@
+// Server: the process's main loop. It owns the tiers, the chain and the
+// workers; accepts clients on the Unix socket and deals them round-robin to
+// the worker loops; runs the L1 expiry sweep; and handles SIGTERM/SIGINT.
+//
+// Shutdown (SIGTERM or SIGINT): stop accepting and remove the socket file;
+// every connection keeps being served until it has been quiet for a worker
+// tick with nothing in flight, then closes; when none is left, or when
+// server.shutdown_timeout has passed, the workers stop and Run() returns 0.
+//
+// Thread affinity: construct, Run() and destroy on the main thread.
+#pragma once
+
+#include <uv.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "proxy/config.h"
+#include "proxy/shared_state.h"
+#include "tiers/chain.h"
+#include "tiers/l1_cache.h"
+
+namespace strata {
+
+class Worker;
+
+class Server {
+ public:
+  explicit Server(const Config& config);
+  ~Server();
+
+  // Binds the socket and starts the workers. Fails (and starts nothing) if
+  // the socket cannot be bound.
+  Status Start();
+  // Runs until shutdown; returns the process exit code.
+  int Run();
+
+  // The `stats` map (also served by /stats later).
+  std::vector<std::pair<std::string, double>> Stats() const;
+
+ private:
+  static void OnAcceptable(uv_poll_t* p, int status, int events);
+  static void OnSignal(uv_signal_t* s, int signum);
+  static void OnSweep(uv_timer_t* t);
+  static void OnShutdownCheck(uv_timer_t* t);
+  void Accept();
+  void BeginShutdown(const char* why);
+  void Finish();
+
+  Config config_;
+  std::unique_ptr<L1Cache> l1_;
+  std::unique_ptr<Chain> chain_;
+  SharedState shared_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  size_t next_worker_ = 0;
+
+  uv_loop_t loop_;
+  int listen_fd_ = -1;
+  uv_poll_t accept_poll_;
+  uv_signal_t sigterm_;
+  uv_signal_t sigint_;
+  uv_timer_t sweep_timer_;
+  uv_timer_t shutdown_timer_;
+  bool shutting_down_ = false;
+  bool finished_ = false;
+  int64_t shutdown_deadline_ns_ = 0;
+};
+
+}  // namespace strata

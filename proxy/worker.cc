@@ -1,0 +1,114 @@
+#include "proxy/worker.h"
+
+#include <unistd.h>
+
+#include "common/log.h"
+#include "proxy/connection.h"
+
+namespace strata {
+
+Worker::Worker(int index, SharedState* shared, StatsProvider stats)
+    : index_(index), shared_(shared) {
+  const ServerConfig& sc = shared->config->server;
+  RequestLimits limits{sc.max_key_bytes, sc.max_value_bytes, sc.max_batch_keys};
+  dispatcher_ = std::make_unique<Dispatcher>(shared->chain, limits, std::move(stats), nullptr);
+  uv_loop_init(&loop_);
+  uv_async_init(&loop_, &async_, OnAsync);
+  async_.data = this;
+  uv_timer_init(&loop_, &tick_);
+  tick_.data = this;
+}
+
+Worker::~Worker() { uv_loop_close(&loop_); }
+
+void Worker::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void Worker::Run() {
+  // The tick retries paused reads and finishes draining connections.
+  uv_timer_start(&tick_, OnTick, 10, 10);
+  uv_run(&loop_, UV_RUN_DEFAULT);
+}
+
+void Worker::Adopt(int fd) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    incoming_.push_back(fd);
+  }
+  uv_async_send(&async_);
+}
+
+void Worker::BeginDrain() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    drain_requested_ = true;
+  }
+  uv_async_send(&async_);
+}
+
+void Worker::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_requested_ = true;
+  }
+  uv_async_send(&async_);
+}
+
+void Worker::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::Forget(Connection* c) {
+  conns_.erase(c);
+  ticking_.erase(c);
+  open_.fetch_sub(1, std::memory_order_relaxed);
+  shared_->connections.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void Worker::OnAsync(uv_async_t* a) {
+  auto* w = static_cast<Worker*>(a->data);
+  std::vector<int> fds;
+  bool drain, stop;
+  {
+    std::lock_guard<std::mutex> lock(w->mu_);
+    fds.swap(w->incoming_);
+    drain = w->drain_requested_;
+    stop = w->stop_requested_;
+  }
+  for (int fd : fds) {
+    if (stop) {
+      close(fd);
+      w->shared_->connections.fetch_sub(1, std::memory_order_relaxed);
+      continue;
+    }
+    auto* c = new Connection(w);
+    w->conns_.insert(c);
+    w->open_.fetch_add(1, std::memory_order_relaxed);
+    if (!c->Open(fd)) continue;  // it closed and will Forget itself
+    if (w->draining_) c->BeginDrain();
+  }
+  if (drain && !w->draining_) {
+    w->draining_ = true;
+    std::vector<Connection*> all(w->conns_.begin(), w->conns_.end());
+    for (Connection* c : all) c->BeginDrain();
+  }
+  if (stop) {
+    std::vector<Connection*> all(w->conns_.begin(), w->conns_.end());
+    for (Connection* c : all) c->Close();
+    uv_timer_stop(&w->tick_);
+    uv_close(reinterpret_cast<uv_handle_t*>(&w->tick_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&w->async_), nullptr);
+  }
+}
+
+void Worker::OnTick(uv_timer_t* t) {
+  auto* w = static_cast<Worker*>(t->data);
+  const auto& set = w->draining_ ? w->conns_ : w->ticking_;
+  if (set.empty()) return;
+  std::vector<Connection*> due(set.begin(), set.end());
+  w->ticking_.clear();
+  for (Connection* c : due) c->Tick();  // re-registers itself if still paused
+}
+
+}  // namespace strata

@@ -1,0 +1,76 @@
+// Worker: one libuv loop on its own thread, owning the connections handed to
+// it by the acceptor.
+//
+// Other threads talk to a worker only through Adopt/BeginDrain/Stop, which
+// queue a command under a mutex and wake the loop with uv_async_send.
+//
+// Thread affinity: the public methods are safe from any thread; everything
+// else runs on the worker's thread.
+#pragma once
+
+#include <uv.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include "proxy/dispatch.h"
+#include "proxy/shared_state.h"
+
+namespace strata {
+
+class Connection;
+
+class Worker {
+ public:
+  Worker(int index, SharedState* shared, StatsProvider stats);
+  ~Worker();
+
+  void Start();
+  // Hands over an accepted client fd.
+  void Adopt(int fd);
+  void BeginDrain();
+  // Closes every connection, ends the loop; Join() waits for the thread.
+  void Stop();
+  void Join();
+
+  size_t open_connections() const { return open_.load(std::memory_order_relaxed); }
+  const DispatchCounters& counters() const { return dispatcher_->counters(); }
+
+  // --- loop thread only ---
+  uv_loop_t* loop() { return &loop_; }
+  Dispatcher* dispatcher() { return dispatcher_.get(); }
+  SharedState* shared() { return shared_; }
+  bool draining() const { return draining_; }
+  void Forget(Connection* c);
+  // A connection whose reading is paused asks to be ticked until it resumes.
+  void WantTick(Connection* c) { ticking_.insert(c); }
+
+ private:
+  static void OnAsync(uv_async_t* a);
+  static void OnTick(uv_timer_t* t);
+  void Run();
+
+  int index_;
+  SharedState* shared_;
+  std::unique_ptr<Dispatcher> dispatcher_;
+  uv_loop_t loop_;
+  uv_async_t async_;
+  uv_timer_t tick_;
+  std::thread thread_;
+
+  std::mutex mu_;
+  std::vector<int> incoming_;
+  bool drain_requested_ = false;
+  bool stop_requested_ = false;
+
+  bool draining_ = false;
+  std::unordered_set<Connection*> conns_;
+  std::unordered_set<Connection*> ticking_;
+  std::atomic<size_t> open_{0};
+};
+
+}  // namespace strata
