@@ -91,6 +91,7 @@ struct CommandLine {
 
 // Parses argv and the environment (envp: NULL-terminated "K=V" strings) into
 // a CommandLine, reading the TOML file named by --config/--check-config.
+// The result has passed Validate. With --help nothing else is read or checked.
 StatusOr<CommandLine> ParseCommandLine(int argc, const char* const* argv,
                                        const char* const* envp);
 

@@ -32,6 +32,7 @@ Connection::~Connection() {
 bool Connection::Open(int fd) {
   uv_pipe_init(worker_->loop(), &pipe_, 0);
   ++open_handles_;
+  worker_->dispatcher()->Attach(this);
   int rc = uv_pipe_open(&pipe_, fd);
   if (rc != 0) {
     LOG_RATE_LIMITED(LogLevel::kWarn, "cannot adopt client fd %d: %s", fd, uv_strerror(rc));
@@ -140,7 +141,7 @@ void Connection::OnRead(uv_stream_t* s, ssize_t n, const uv_buf_t*) {
 void Connection::FailAndClose(Code code, const std::string& message) {
   worker_->shared()->protocol_errors.fetch_add(1, std::memory_order_relaxed);
   LOG_RATE_LIMITED(LogLevel::kWarn, "closing a client connection: %s", message.c_str());
-  worker_->dispatcher()->Fail(0, Status(code, message), this);
+  Dispatcher::Fail(0, Status(code, message), this);
   broken_ = true;
   StopReading();
   in_start_ = in_end_ = 0;
@@ -190,7 +191,7 @@ void Connection::Process() {
     if (s.ok()) {
       dispatcher->Handle(req, this);
     } else {
-      dispatcher->Fail(err_msgid, s, this);
+      Dispatcher::Fail(err_msgid, s, this);
     }
     in_start_ += len;
   }

@@ -34,7 +34,7 @@ Dispatcher::Dispatcher(Chain* chain, const RequestLimits& limits, StatsProvider 
       clock_(clock != nullptr ? clock : SystemClock::Default()) {}
 
 void Dispatcher::Fail(uint32_t msgid, const Status& status, ResponseSink* sink) {
-  counters_.Bump(counters_.errors);
+  if (sink->counters != nullptr) sink->counters->Bump(sink->counters->errors);
   RpcWriter(sink->output()).Error(msgid, status);
 }
 
@@ -109,6 +109,7 @@ Status ReadOptions(MsgpackCursor& p, bool allow_conditions, int64_t now_ms, SetO
 
 void Dispatcher::Handle(const RpcRequest& request, ResponseSink* sink) {
   counters_.Bump(counters_.requests);
+  sink->counters = &counters_;
   Call c{request.msgid, request.param_count, request.params, sink};
   std::string_view m = request.method;
   if (m == "get") Get(c);
@@ -136,7 +137,7 @@ void Dispatcher::Get(Call& c) {
   ResponseSink* sink = c.sink;
   uint32_t msgid = c.msgid;
   sink->Hold();
-  chain_->Get(key, [this, sink, msgid](const GetResult& r) {
+  chain_->Get(key, [sink, msgid](const GetResult& r) {
     if (sink->alive()) {
       if (!r.status.ok()) Fail(msgid, r.status, sink);
       else if (r.found) RpcWriter(sink->output()).Bin(msgid, r.value);
@@ -159,7 +160,7 @@ void Dispatcher::Set(Call& c) {
   ResponseSink* sink = c.sink;
   uint32_t msgid = c.msgid;
   sink->Hold();
-  chain_->Set(key, value, opts.write, opts.mode, [this, sink, msgid](const WriteResult& r) {
+  chain_->Set(key, value, opts.write, opts.mode, [sink, msgid](const WriteResult& r) {
     if (sink->alive()) {
       if (!r.status.ok()) Fail(msgid, r.status, sink);
       else RpcWriter(sink->output()).Bool(msgid, r.applied);
@@ -202,7 +203,7 @@ void Dispatcher::Del(Call& c) {
   auto g = std::make_shared<Gather>(Gather{c.sink, c.msgid, keys.size(), {}, {}, 0});
   c.sink->Hold();
   for (std::string_view k : keys) {
-    chain_->Delete(k, [this, g](const WriteResult& r) {
+    chain_->Delete(k, [g](const WriteResult& r) {
       if (!r.status.ok() && g->first_error.ok()) g->first_error = r.status;
       if (--g->pending > 0) return;
       if (g->sink->alive()) {
@@ -222,7 +223,7 @@ void Dispatcher::Exists(Call& c) {
   auto g = std::make_shared<Gather>(Gather{c.sink, c.msgid, keys.size(), {}, {}, 0});
   c.sink->Hold();
   for (std::string_view k : keys) {
-    chain_->Ttl(k, [this, g](const TtlResult& r) {
+    chain_->Ttl(k, [g](const TtlResult& r) {
       if (!r.status.ok() && g->first_error.ok()) g->first_error = r.status;
       if (r.status.ok() && r.ttl_ms != -2) ++g->count;
       if (--g->pending > 0) return;
@@ -248,7 +249,7 @@ void Dispatcher::MGet(Call& c) {
   g->values.resize(keys.size());
   c.sink->Hold();
   for (size_t i = 0; i < keys.size(); ++i) {
-    chain_->Get(keys[i], [this, g, i](const GetResult& r) {
+    chain_->Get(keys[i], [g, i](const GetResult& r) {
       if (!r.status.ok() && g->first_error.ok()) g->first_error = r.status;
       if (r.status.ok() && r.found) g->values[i].emplace(r.value);
       if (--g->pending > 0) return;
@@ -294,7 +295,7 @@ void Dispatcher::MSet(Call& c) {
   auto g = std::make_shared<Gather>(Gather{c.sink, c.msgid, n / 2, {}, {}, 0});
   c.sink->Hold();
   for (uint32_t i = 0; i < n; i += 2) {
-    chain_->Set(kv[i], kv[i + 1], opts.write, opts.mode, [this, g](const WriteResult& r) {
+    chain_->Set(kv[i], kv[i + 1], opts.write, opts.mode, [g](const WriteResult& r) {
       if (!r.status.ok() && g->first_error.ok()) g->first_error = r.status;
       if (--g->pending > 0) return;
       if (g->sink->alive()) {
@@ -313,7 +314,7 @@ void Dispatcher::Ttl(Call& c) {
   ResponseSink* sink = c.sink;
   uint32_t msgid = c.msgid;
   sink->Hold();
-  chain_->Ttl(key, [this, sink, msgid](const TtlResult& r) {
+  chain_->Ttl(key, [sink, msgid](const TtlResult& r) {
     if (sink->alive()) {
       if (!r.status.ok()) Fail(msgid, r.status, sink);
       else RpcWriter(sink->output()).Int(msgid, r.ttl_ms);
@@ -338,7 +339,7 @@ void Dispatcher::Expire(Call& c) {
   ResponseSink* sink = c.sink;
   uint32_t msgid = c.msgid;
   sink->Hold();
-  chain_->Expire(key, expire_at, [this, sink, msgid](const WriteResult& r) {
+  chain_->Expire(key, expire_at, [sink, msgid](const WriteResult& r) {
     if (sink->alive()) {
       if (!r.status.ok()) Fail(msgid, r.status, sink);
       else RpcWriter(sink->output()).Bool(msgid, r.applied);

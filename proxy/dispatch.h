@@ -22,6 +22,15 @@
 
 namespace strata {
 
+// Counters a loop thread keeps for itself; summed by `stats`. Written by one
+// thread, read by any (relaxed atomics, no read-modify-write).
+struct DispatchCounters {
+  std::atomic<uint64_t> requests{0};
+  std::atomic<uint64_t> errors{0};
+  void Bump(std::atomic<uint64_t>& c) { c.store(c.load(std::memory_order_relaxed) + 1,
+                                                std::memory_order_relaxed); }
+};
+
 class ResponseSink {
  public:
   virtual ~ResponseSink() = default;
@@ -32,21 +41,15 @@ class ResponseSink {
   // writing it (the sink then flushes, or frees itself if it closed).
   virtual void Hold() = 0;
   virtual void Release() = 0;
+
+  // Where errors answered on this sink are counted (set by the Dispatcher).
+  DispatchCounters* counters = nullptr;
 };
 
 struct RequestLimits {
   uint64_t max_key_bytes = 16 << 10;
   uint64_t max_value_bytes = 16 << 20;
   uint64_t max_batch_keys = 10000;
-};
-
-// Counters a loop thread keeps for itself; summed by `stats`. Written by one
-// thread, read by any (relaxed atomics, no read-modify-write).
-struct DispatchCounters {
-  std::atomic<uint64_t> requests{0};
-  std::atomic<uint64_t> errors{0};
-  void Bump(std::atomic<uint64_t>& c) { c.store(c.load(std::memory_order_relaxed) + 1,
-                                                std::memory_order_relaxed); }
 };
 
 // Produces the `stats` map (name, value) at the moment of the call.
@@ -57,8 +60,11 @@ class Dispatcher {
   Dispatcher(Chain* chain, const RequestLimits& limits, StatsProvider stats, Clock* clock);
 
   void Handle(const RpcRequest& request, ResponseSink* sink);
-  // Writes an error response for a request that could not even be parsed.
-  void Fail(uint32_t msgid, const Status& status, ResponseSink* sink);
+  // Writes an error response (also for a request that could not be parsed)
+  // and counts it. Static so that completion callbacks capture only
+  // (sink, msgid), which fits std::function's inline storage: no allocation.
+  static void Fail(uint32_t msgid, const Status& status, ResponseSink* sink);
+  void Attach(ResponseSink* sink) { sink->counters = &counters_; }
 
   const DispatchCounters& counters() const { return counters_; }
 
