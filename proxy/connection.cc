@@ -70,7 +70,7 @@ bool Connection::Reserve(size_t want) {
     in_start_ = 0;
   }
   if (in_.size() - in_end_ >= want) return true;
-  size_t cap = in_.empty() ? kReadChunk : in_.size();
+  size_t cap = in_.size() < kReadChunk ? kReadChunk : in_.size();
   while (cap - in_end_ < want) cap *= 2;
   // Never more than a whole message can need (plus one read).
   size_t limit = worker_->shared()->config->server.max_message_bytes + kReadChunk;
@@ -100,6 +100,12 @@ void Connection::ReleaseInputMemory() {
 
 void Connection::OnAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
   auto* c = static_cast<Connection*>(h->data);
+  if (c->in_start_ == c->in_end_) {
+    // Nothing pending: read into the worker's buffer and decode in place.
+    std::vector<char>& scratch = c->worker_->read_buffer();
+    *buf = uv_buf_init(scratch.data(), scratch.size());
+    return;
+  }
   // Ask for a read-sized chunk; when a partial message is waiting on a known
   // length, growth still follows the bytes that actually arrive (doubling).
   if (!c->Reserve(4096)) {
@@ -109,7 +115,7 @@ void Connection::OnAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
   *buf = uv_buf_init(c->in_.data() + c->in_end_, c->in_.size() - c->in_end_);
 }
 
-void Connection::OnRead(uv_stream_t* s, ssize_t n, const uv_buf_t*) {
+void Connection::OnRead(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
   auto* c = static_cast<Connection*>(s->data);
   if (n == UV_ENOBUFS) {
     c->StopReading();
@@ -132,10 +138,25 @@ void Connection::OnRead(uv_stream_t* s, ssize_t n, const uv_buf_t*) {
     return;
   }
   if (n == 0) return;
-  c->in_end_ += size_t(n);
   c->read_since_tick_ = true;
   if (c->idle_enabled_) uv_timer_again(&c->idle_);
-  c->Process();
+  if (buf->base != c->worker_->read_buffer().data()) {
+    c->in_end_ += size_t(n);
+    c->Process();
+    return;
+  }
+  // Decode from the worker's buffer; keep only an unfinished tail.
+  c->in_batch_ = true;
+  size_t used = c->ProcessBytes(buf->base, size_t(n));
+  size_t rest = size_t(n) - used;
+  if (rest > 0 && !c->broken_ && !c->closed_) {
+    c->in_.assign(buf->base + used, buf->base + n);  // within the free baseline
+    c->in_start_ = 0;
+    c->in_end_ = rest;
+  }
+  c->in_batch_ = false;
+  c->Flush();
+  c->MaybeFinish();
 }
 
 void Connection::FailAndClose(Code code, const std::string& message) {
@@ -144,16 +165,14 @@ void Connection::FailAndClose(Code code, const std::string& message) {
   Dispatcher::Fail(0, Status(code, message), this);
   broken_ = true;
   StopReading();
-  in_start_ = in_end_ = 0;
 }
 
-void Connection::Process() {
-  if (closed_) return;
+size_t Connection::ProcessBytes(const char* data, size_t size) {
   const ServerConfig& sc = worker_->shared()->config->server;
   Dispatcher* dispatcher = worker_->dispatcher();
-  in_batch_ = true;
+  size_t done = 0;
   while (!broken_ && !closed_) {
-    size_t avail = in_end_ - in_start_;
+    size_t avail = size - done;
     if (avail == 0 || avail < need_) break;
     if (pending_output() > sc.max_output_bytes) {
       // Back-pressure: the client is not reading its answers.
@@ -164,7 +183,7 @@ void Connection::Process() {
       StopReading();
       break;
     }
-    const char* msg = in_.data() + in_start_;
+    const char* msg = data + done;
     size_t len = 0;
     ScanStatus st = ScanObject(msg, avail, sc.max_message_bytes, &len);
     if (st == ScanStatus::kIncomplete) {
@@ -193,18 +212,27 @@ void Connection::Process() {
     } else {
       Dispatcher::Fail(err_msgid, s, this);
     }
-    in_start_ += len;
+    done += len;
   }
-  if (in_start_ == in_end_) {
-    in_start_ = in_end_ = 0;
-    if (in_.size() > kBaselineInput) {
-      std::vector<char>().swap(in_);  // give a big message's buffer back
-      ReleaseInputMemory();
-    }
-  }
+  return done;
+}
+
+void Connection::Process() {
+  if (closed_) return;
+  in_batch_ = true;
+  if (!broken_) in_start_ += ProcessBytes(in_.data() + in_start_, in_end_ - in_start_);
+  if (in_start_ == in_end_ || broken_) DropInput();
   in_batch_ = false;
   Flush();
   MaybeFinish();
+}
+
+void Connection::DropInput() {
+  // Idle connections hold no input buffer: complete messages are usually
+  // decoded straight from the worker's read buffer (see OnRead).
+  in_start_ = in_end_ = 0;
+  std::vector<char>().swap(in_);
+  ReleaseInputMemory();
 }
 
 void Connection::Flush() {

@@ -61,7 +61,12 @@ class Connection final : public ResponseSink {
   static void OnClose(uv_handle_t* h);
   static void OnIdle(uv_timer_t* t);
 
+  // Decodes and dispatches complete messages from data; returns the bytes
+  // consumed (a trailing partial message is left).
+  size_t ProcessBytes(const char* data, size_t size);
+  // Processes the connection's own buffered input, then flushes.
   void Process();
+  void DropInput();
   void Flush();
   void StartReading();
   void StopReading();

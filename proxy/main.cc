@@ -1,5 +1,6 @@
 // strata: the sidecar process. Parses the configuration, starts the server,
 // and runs until SIGTERM/SIGINT.
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 
@@ -11,6 +12,15 @@ extern char** environ;
 
 int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);  // a client that went away is an error value, not a signal
+  // Hold SIGTERM/SIGINT until the server's handlers exist (Server::Start
+  // unblocks them on the main thread), so a signal that arrives while the
+  // socket is being set up still drains instead of killing the process.
+  // Worker threads inherit the blocked mask, so the main loop receives them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   auto cl = strata::ParseCommandLine(argc, argv, environ);
   if (!cl.ok()) {
     fprintf(stderr, "strata: %s\n", cl.status().message().c_str());

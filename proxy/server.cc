@@ -1,6 +1,8 @@
 #include "proxy/server.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -72,6 +74,12 @@ Status Server::Start() {
                  config_.l1.sweep_interval_ms);
   uv_timer_init(&loop_, &shutdown_timer_);
   shutdown_timer_.data = this;
+  // main() blocked these until now; a pending one is delivered to libuv here.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);
 
   LOG_INFO("strata listening on %s (mode %04o, %u worker threads, l1.max_bytes %llu)",
            config_.server.socket.c_str(), config_.server.socket_mode, n,

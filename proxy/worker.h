@@ -46,6 +46,9 @@ class Worker {
   SharedState* shared() { return shared_; }
   bool draining() const { return draining_; }
   void Forget(Connection* c);
+  // The loop's shared read buffer: connections with no partial message read
+  // into it and decode in place, so an idle connection holds no input buffer.
+  std::vector<char>& read_buffer() { return read_buffer_; }
   // A connection whose reading is paused asks to be ticked until it resumes.
   void WantTick(Connection* c) { ticking_.insert(c); }
 
@@ -68,6 +71,7 @@ class Worker {
   bool stop_requested_ = false;
 
   bool draining_ = false;
+  std::vector<char> read_buffer_ = std::vector<char>(64 << 10);
   std::unordered_set<Connection*> conns_;
   std::unordered_set<Connection*> ticking_;
   std::atomic<size_t> open_{0};
