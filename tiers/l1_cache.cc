@@ -59,19 +59,21 @@ Status L1Cache::Insert(std::string_view key, std::string_view value,
   if (e == nullptr) return Status::Internal("out of memory allocating an L1 entry");
   uint64_t h = KeyHash(key);
   L1Shard& s = ShardFor(h);
-  {
-    std::lock_guard<SpinLock> lock(s.mu());
-    int64_t now = Now();
-    if (!s.Insert(h, e, static_cast<uint8_t>(options.condition), now)) {
-      Account(s);
-      L1Entry::Destroy(e);
-      return Status::Ok();
-    }
-    *applied = true;
+  std::unique_lock<SpinLock> lock(s.mu());
+  int64_t now = Now();
+  L1Shard::InsertResult r = s.Insert(h, e, static_cast<uint8_t>(options.condition), now);
+  if (r != L1Shard::InsertResult::kInserted) {
     Account(s);
-    while (OverBudget() && s.used_bytes() > share_bytes_ && s.EvictOne(now)) Account(s);
-    Account(s);
+    lock.unlock();
+    *applied = r == L1Shard::InsertResult::kAbsorbed;
+    L1Entry::Destroy(e);  // outside the critical section
+    return Status::Ok();
   }
+  *applied = true;
+  Account(s);
+  while (OverBudget() && s.used_bytes() > share_bytes_ && s.EvictOne(now)) Account(s);
+  Account(s);
+  lock.unlock();
   if (OverBudget()) EvictFromOtherShards();
   return Status::Ok();
 }

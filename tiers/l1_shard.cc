@@ -1,5 +1,7 @@
 #include "tiers/l1_shard.h"
 
+#include <cstring>
+
 #include "routing/murmur3.h"
 #include "tiers/tier.h"
 
@@ -36,32 +38,42 @@ L1Entry* L1Shard::Lookup(uint64_t hash, std::string_view key, int64_t now_ms) {
   return e;
 }
 
-bool L1Shard::Insert(uint64_t hash, L1Entry* e, uint8_t condition, int64_t now_ms) {
+L1Shard::InsertResult L1Shard::Insert(uint64_t hash, L1Entry* e, uint8_t condition,
+                                      int64_t now_ms) {
   L1Entry* old = Peek(hash, e->key(), now_ms);
   auto cond = static_cast<WriteCondition>(condition);
-  if (cond == WriteCondition::kIfAbsent && old != nullptr) return false;
-  if (cond == WriteCondition::kIfPresent && old == nullptr) return false;
+  if (cond == WriteCondition::kIfAbsent && old != nullptr) return InsertResult::kRejected;
+  if (cond == WriteCondition::kIfPresent && old == nullptr) return InsertResult::kRejected;
   int q = 0;
+  if (old != nullptr && old->charge() == e->charge()) {
+    // Same allocation size: overwrite in place, keeping place and popularity.
+    std::memcpy(old->data() + old->key_len, e->data() + e->key_len, e->value_len);
+    old->value_len = e->value_len;
+    old->expire_at = e->expire_at;
+    return InsertResult::kAbsorbed;
+  }
   if (old != nullptr) {
-    // An overwrite keeps the key's place and popularity.
+    // An overwrite keeps the key's popularity and queue.
     e->freq = old->freq;
     q = old->in_main() ? 1 : 0;
     index_.Replace(hash, old, e);
     old->flags |= L1Entry::kDead;
     ++dead_;
+    dead_bytes_ += old->charge();
   } else {
     q = GhostTake(hash) ? 1 : 0;
     index_.Insert(hash, e);
   }
   entry_bytes_ += e->charge();
   Push(q, e);
-  return true;
+  return InsertResult::kInserted;
 }
 
 void L1Shard::Kill(uint64_t hash, L1Entry* e) {
   index_.Remove(hash, e);
   e->flags |= L1Entry::kDead;
   ++dead_;
+  dead_bytes_ += e->charge();
 }
 
 void L1Shard::Push(int q, L1Entry* e) {
@@ -87,12 +99,21 @@ L1Entry* L1Shard::Pop(int q) {
 }
 
 void L1Shard::Free(L1Entry* e) {
-  if (e->dead()) --dead_;
+  if (e->dead()) {
+    --dead_;
+    dead_bytes_ -= e->charge();
+  }
   entry_bytes_ -= e->charge();
   L1Entry::Destroy(e);
 }
 
 bool L1Shard::EvictOne(int64_t now_ms) {
+  if (dead_bytes_ > 0 && dead_bytes_ * 8 > entry_bytes_) {
+    // Garbage is over 1/8 of the shard: one pass over the shard frees all
+    // of it (cost amortised over the dead entries it finds).
+    size_t examined = 0;
+    if (Sweep(fifo_[0].count + fifo_[1].count + 2, now_ms, &examined) > 0) return true;
+  }
   for (;;) {
     Fifo& small = fifo_[0];
     Fifo& main = fifo_[1];

@@ -11,9 +11,11 @@
 // (bench/eviction_sim, bench/README.md).
 //
 // Deletion and expiry mark an entry dead and unindex it at once; its memory
-// is freed when the FIFO dequeues it or when the sweep (Sweep) walks past it,
-// whichever comes first. Dead bytes stay charged until then, so the budget
-// is never exceeded.
+// is freed when the FIFO dequeues it, when the sweep (Sweep) walks past it,
+// or when eviction finds that dead entries hold a large share of the shard,
+// whichever comes first. Dead bytes stay charged until then, so the budget is
+// never exceeded. An overwrite with a value of the same allocation size is
+// done in place (fixed-size values, e.g. embeddings, make no garbage).
 //
 // Memory per entry with a 16-byte key and 32-byte value: an 80-byte malloc
 // chunk (24-byte header + key + value + malloc's 8) plus an 8-byte index slot
@@ -57,14 +59,21 @@ class L1Shard {
   // Like Lookup but counts nothing and does not touch the access counter.
   L1Entry* Peek(uint64_t hash, std::string_view key, int64_t now_ms);
 
-  // Inserts e (already filled) unless `condition` says otherwise; takes
-  // ownership of e only when it returns true.
-  bool Insert(uint64_t hash, L1Entry* e, uint8_t condition, int64_t now_ms);
+  enum class InsertResult {
+    kRejected,  // nx/xx not met; the caller still owns e
+    kInserted,  // e is now owned by the shard
+    kAbsorbed,  // e's key already had an entry of the same size, which was
+                // overwritten in place; the caller still owns (and frees) e
+  };
+  // Inserts e (already filled) unless `condition` says otherwise.
+  InsertResult Insert(uint64_t hash, L1Entry* e, uint8_t condition, int64_t now_ms);
   // Unindexes e; its memory is reclaimed later (see class comment).
   void Kill(uint64_t hash, L1Entry* e);
 
   // Frees one entry's worth of memory by the S3-FIFO rules. Returns false if
-  // the shard holds no entries at all.
+  // the shard holds no entries at all. When a large part of the shard's bytes
+  // are dead (deleted or overwritten entries not yet dequeued), it reclaims
+  // all of those first, so garbage never pushes out live entries.
   bool EvictOne(int64_t now_ms);
 
   // Examines up to `budget` queued entries from where the last call stopped,
@@ -105,6 +114,7 @@ class L1Shard {
   uint64_t entry_bytes_ = 0;
   uint64_t reported_ = 0;
   uint64_t dead_ = 0;
+  uint64_t dead_bytes_ = 0;
   // Sweep position: the entry before the next one to examine in queue
   // sweep_q_ (nullptr = at its head).
   L1Entry* sweep_prev_[2] = {nullptr, nullptr};

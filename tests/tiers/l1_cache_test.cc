@@ -163,6 +163,39 @@ TEST_CASE("L1 sweep returns the memory of expired and deleted entries") {
   CHECK(c.used_bytes() < full / 4);
 }
 
+TEST_CASE("L1 overwrites never push out live keys when the live set fits") {
+  // Regression: overwritten entries stayed charged until the sweep reached
+  // them, so a write-heavy mix evicted live keys of a cache that fit them.
+  ManualClock clock;
+  L1Cache c({.max_bytes = 4 << 20, .shards = 16, .clock = &clock});
+  std::mt19937_64 rng(7);
+  const int keys = 4000;  // ~1 MiB live at most: a quarter of the budget
+  for (int i = 0; i < keys; ++i) Put(c, "k" + std::to_string(i), std::string(100, 'a'));
+  for (int i = 0; i < 300000; ++i) {
+    size_t size = 16 + rng() % 240;  // sizes vary, so most overwrites reallocate
+    Put(c, "k" + std::to_string(rng() % keys), std::string(size, 'b'));
+    REQUIRE(c.used_bytes() <= (4u << 20));
+  }
+  L1Stats st = c.GetStats();
+  CHECK(st.items == uint64_t(keys));
+  CHECK(st.evictions == 0);
+}
+
+TEST_CASE("L1 overwrites with a same-size value happen in place") {
+  ManualClock clock;
+  L1Cache c({.max_bytes = 1 << 20, .shards = 1, .clock = &clock});
+  Put(c, "k", std::string(32, 'a'));
+  uint64_t before = c.used_bytes();
+  for (int i = 0; i < 1000; ++i) Put(c, "k", std::string(32, char('a' + i % 26)));
+  CHECK(c.used_bytes() == before);
+  CHECK(c.GetStats().dead == 0);
+  std::string v;
+  REQUIRE(c.Lookup("k", &v));
+  CHECK(v == std::string(32, char('a' + 999 % 26)));
+  CHECK(Put(c, "k", "v", Opts(clock.NowMs() + 50)));
+  CHECK(c.TtlMs("k") == 50);
+}
+
 TEST_CASE("L1 Tier interface answers inline") {
   L1Cache c({.max_bytes = 1 << 20, .shards = 2});
   bool called = false;
