@@ -1,0 +1,147 @@
+// Validate: the cross-field and range checks that no single option's parser
+// can make, run once every source has been applied.
+#include <sys/un.h>
+
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/units.h"
+#include "proxy/config.h"
+#include "proxy/config_options.h"
+#include "proxy/config_text.h"
+#include "proxy/config_values.h"
+
+namespace strata {
+namespace {
+
+using config_internal::Join;
+using config_internal::kMaxFileMode;
+using config_internal::Quote;
+using config_internal::RawValue;
+using config_internal::ReadWholeNumber;
+
+// Collects every problem so that --check-config reports them all at once.
+class Problems {
+ public:
+  void Add(std::string problem) { problems_.push_back(std::move(problem)); }
+  Status ToStatus() const {
+    if (problems_.empty()) return Status::Ok();
+    return Status::BadArgs(Join(problems_, "; "));
+  }
+
+ private:
+  std::vector<std::string> problems_;
+};
+
+bool IsOneOf(std::string_view value, std::initializer_list<std::string_view> choices) {
+  for (std::string_view choice : choices) {
+    if (value == choice) return true;
+  }
+  return false;
+}
+
+bool IsHostPort(std::string_view address) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return false;
+  RawValue port = RawValue::Text(address.substr(colon + 1));
+  StatusOr<uint64_t> n = ReadWholeNumber(port);
+  return n.ok() && *n >= 1 && *n <= 65535;
+}
+
+void ValidateServer(const ServerConfig& s, Problems* p) {
+  constexpr size_t kMaxSocketPath = sizeof(sockaddr_un::sun_path) - 1;
+  constexpr uint64_t kMaxKeyBytes = 65535;
+  constexpr uint64_t kMaxValueBytes = 512ull << 20;
+  if (s.socket.empty()) p->Add("server.socket must not be empty");
+  if (s.socket.size() > kMaxSocketPath) {
+    p->Add("server.socket is " + std::to_string(s.socket.size()) +
+           " bytes long; a Unix socket path can be at most " + std::to_string(kMaxSocketPath));
+  }
+  if (s.socket_mode > kMaxFileMode) p->Add("server.socket_mode must be at most 0777");
+  if (s.threads > 256)
+    p->Add("server.threads must be at most 256, not " + std::to_string(s.threads));
+  if (s.max_connections == 0) p->Add("server.max_connections must be at least 1");
+  if (s.max_batch_keys == 0) p->Add("server.max_batch_keys must be at least 1");
+  if (s.max_key_bytes > kMaxKeyBytes) {
+    p->Add(
+        "server.max_key_bytes must be at most 65535 bytes (L1 stores a key's length in 16 "
+        "bits), not " +
+        std::to_string(s.max_key_bytes));
+  }
+  if (s.max_key_bytes > s.max_message_bytes) {
+    p->Add("server.max_key_bytes (" + FormatSize(s.max_key_bytes) +
+           ") must not exceed server.max_message_bytes (" + FormatSize(s.max_message_bytes) + ")");
+  }
+  if (s.max_value_bytes > kMaxValueBytes) {
+    p->Add("server.max_value_bytes must be at most 512MiB, not " + FormatSize(s.max_value_bytes));
+  }
+  if (s.max_value_bytes > s.max_message_bytes) {
+    p->Add("server.max_value_bytes (" + FormatSize(s.max_value_bytes) +
+           ") must not exceed server.max_message_bytes (" + FormatSize(s.max_message_bytes) + ")");
+  }
+  if (s.max_input_bytes < s.max_message_bytes) {
+    p->Add("server.max_input_bytes (" + FormatSize(s.max_input_bytes) +
+           ") must be at least server.max_message_bytes (" + FormatSize(s.max_message_bytes) +
+           "), or a message of the largest size could never be read");
+  }
+  if (s.shutdown_timeout_ms <= 0) p->Add("server.shutdown_timeout must be greater than 0");
+  if (s.idle_timeout_ms < 0) p->Add("server.idle_timeout must not be negative");
+}
+
+void ValidateL1(const L1Config& l1, Problems* p) {
+  if (l1.max_bytes < (1u << 20)) {
+    p->Add("l1.max_bytes must be at least 1MiB, not " + FormatSize(l1.max_bytes));
+  }
+  if (l1.max_ttl_ms < 0) p->Add("l1.max_ttl must not be negative");
+  const bool power_of_two = (l1.shards & (l1.shards - 1)) == 0;
+  if (!power_of_two || l1.shards > 4096) {
+    p->Add("l1.shards must be 0 (automatic) or a power of two up to 4096, not " +
+           std::to_string(l1.shards));
+  }
+  if (l1.sweep_interval_ms <= 0) p->Add("l1.sweep_interval must be greater than 0");
+  if (l1.sweep_batch == 0) p->Add("l1.sweep_batch must be at least 1");
+}
+
+void ValidateL2(const L2Config& l2, Problems* p) {
+  if (!IsOneOf(l2.mode, {"off", "standalone", "sharded", "cluster"})) {
+    p->Add("l2.mode must be one of off, standalone, sharded, cluster, not " + Quote(l2.mode));
+  }
+  if (l2.mode != "off" && l2.endpoints.empty()) {
+    p->Add("l2.endpoints must list at least one endpoint when l2.mode is " + l2.mode);
+  }
+  for (const std::string& endpoint : l2.endpoints) {
+    if (!endpoint.starts_with("redis://") && !endpoint.starts_with("unix://")) {
+      p->Add("l2.endpoints item " + Quote(endpoint) +
+             " must start with redis:// (redis://host:port) or unix:// (unix:///path)");
+    }
+  }
+}
+
+void ValidateOthers(const Config& c, Problems* p) {
+  if (c.l3.enabled && c.l3.path.empty()) p->Add("l3.path must not be empty when l3 is enabled");
+  if (c.wal.path.empty()) p->Add("wal.path must not be empty");
+  if (!IsOneOf(c.wal.sync, {"always", "interval", "never"})) {
+    p->Add("wal.sync must be one of always, interval, never, not " + Quote(c.wal.sync));
+  }
+  if (!c.admin.listen.empty() && !IsHostPort(c.admin.listen)) {
+    p->Add("admin.listen must be HOST:PORT or empty (off), not " + Quote(c.admin.listen));
+  }
+  if (!IsOneOf(c.log.level, {"debug", "info", "warn", "error", "off"})) {
+    p->Add("log.level must be one of debug, info, warn, error, off, not " + Quote(c.log.level));
+  }
+}
+
+}  // namespace
+
+Status Validate(const Config& config) {
+  Problems problems;
+  ValidateServer(config.server, &problems);
+  ValidateL1(config.l1, &problems);
+  ValidateL2(config.l2, &problems);
+  ValidateOthers(config, &problems);
+  return problems.ToStatus();
+}
+
+}  // namespace strata
