@@ -44,7 +44,7 @@ struct L1Config {
   int64_t max_ttl_ms = 0;  // 0 = none
   uint32_t shards = 0;     // 0 = automatic (a power of two)
   int64_t sweep_interval_ms = 100;
-  uint32_t sweep_batch = 256;  // entries examined per shard per sweep tick
+  uint32_t sweep_batch = 64;  // entries examined per shard per sweep step
 };
 
 struct L2Config {

@@ -137,7 +137,10 @@ void Server::OnSignal(uv_signal_t* s, int signum) {
 
 void Server::OnSweep(uv_timer_t* t) {
   auto* s = static_cast<Server*>(t->data);
-  s->l1_->Sweep(s->config_.l1.sweep_batch, size_t(s->config_.l1.sweep_batch) * 64);
+  // Every shard gets at least one batch per tick; shards where most of a
+  // batch had expired get more, up to four batches per shard on average.
+  size_t batch = s->config_.l1.sweep_batch;
+  s->l1_->Sweep(batch, batch * s->l1_->shard_count() * 4);
 }
 
 void Server::BeginShutdown(const char* why) {

@@ -129,8 +129,11 @@ int64_t L1Cache::TtlMs(std::string_view key) {
 size_t L1Cache::Sweep(size_t batch_per_shard, size_t max_total) {
   size_t freed_total = 0;
   size_t examined_total = 0;
-  for (uint32_t i = 0; i < nshards_ && examined_total < max_total; ++i) {
-    L1Shard& s = *shards_[i];
+  // Resume at the shard after the last one visited, so a budget smaller than
+  // one batch per shard still reaches every shard in turn.
+  for (uint32_t n = 0; n < nshards_ && examined_total < max_total; ++n) {
+    L1Shard& s = *shards_[sweep_shard_];
+    sweep_shard_ = (sweep_shard_ + 1) & (nshards_ - 1);
     // Like Redis's active expiry: keep going in a shard while most of what
     // we look at turns out to be reclaimable.
     for (;;) {

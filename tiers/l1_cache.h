@@ -13,8 +13,9 @@
 // is still over, e.g. after a large value) from other shards over theirs.
 //
 // Expiry is absolute (ms since the epoch). Expired entries are never
-// returned; Sweep() reclaims their memory in small batches per shard, each
-// under the shard lock for a few microseconds, from a background timer.
+// returned; Sweep() reclaims their memory in small batches per shard (each
+// batch holds the shard lock for tens of microseconds at the default 64
+// entries), from a background timer; a later call resumes at the next shard.
 //
 // Thread affinity: all methods are safe from any thread. Tier callbacks are
 // invoked inline, after the shard lock is released; a Get callback's value
@@ -73,8 +74,10 @@ class L1Cache final : public Tier {
   int64_t TtlMs(std::string_view key);
 
   // Reclaims dead and expired entries: examines up to batch_per_shard entries
-  // in every shard (more in shards where most of a batch had expired, within
-  // max_total). Returns the number of entries freed.
+  // per shard, shard after shard from where the last call stopped (more in a
+  // shard where most of a batch had expired), until max_total entries have
+  // been examined or every shard has been visited once. Returns the number of
+  // entries freed. REQUIRES: not called from two threads at once.
   size_t Sweep(size_t batch_per_shard, size_t max_total);
 
   L1Stats GetStats() const;
@@ -109,6 +112,7 @@ class L1Cache final : public Tier {
   std::unique_ptr<std::unique_ptr<L1Shard>[]> shards_;
   std::atomic<uint64_t> used_{0};
   std::atomic<uint32_t> evict_hand_{0};
+  uint32_t sweep_shard_ = 0;  // Sweep() is called from one thread at a time
 };
 
 }  // namespace strata

@@ -2,19 +2,27 @@
 
 #include <cassert>
 #include <cstring>
+#include <new>
 
 #include "routing/murmur3.h"
 
 namespace strata {
 
-L1Index::L1Index() : slots_(16, 0), mask_(15) {}
+L1Index::Slots L1Index::Allocate(size_t n) {
+  auto* p = static_cast<uint64_t*>(std::calloc(n, sizeof(uint64_t)));
+  if (p == nullptr) throw std::bad_alloc();  // as std::vector would; L1 cannot continue
+  return Slots(p);
+}
 
-L1Entry* L1Index::Find(uint64_t hash, std::string_view key) const {
+L1Index::L1Index() : slots_(Allocate(16)), cap_(16), mask_(15) {}
+
+L1Entry* L1Index::Probe(const uint64_t* table, size_t mask, uint64_t hash,
+                        std::string_view key) {
   const uint64_t tag = Tag(hash);
-  for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
-    uint64_t s = slots_[i];
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    uint64_t s = table[i];
     if (s == 0) return nullptr;
-    if ((s >> 48) == tag) {
+    if (s != kMoved && (s >> 48) == tag) {
       L1Entry* e = Ptr(s);
       if (e->key_len == key.size() && std::memcmp(e->data(), key.data(), key.size()) == 0) {
         return e;
@@ -23,34 +31,87 @@ L1Entry* L1Index::Find(uint64_t hash, std::string_view key) const {
   }
 }
 
-size_t L1Index::SlotOf(uint64_t hash, L1Entry* e) const {
-  for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
-    assert(slots_[i] != 0 && "entry must be present");
-    if (Ptr(slots_[i]) == e) return i;
+L1Entry* L1Index::Find(uint64_t hash, std::string_view key) const {
+  L1Entry* e = Probe(slots_.get(), mask_, hash, key);
+  if (e == nullptr && old_ != nullptr) e = Probe(old_.get(), old_cap_ - 1, hash, key);
+  return e;
+}
+
+size_t L1Index::SlotOf(const uint64_t* table, size_t mask, uint64_t hash, const L1Entry* e) {
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    if (table[i] == 0) return SIZE_MAX;
+    if (table[i] != kMoved && Ptr(table[i]) == e) return i;
   }
 }
 
-void L1Index::InsertNoGrow(uint64_t hash, L1Entry* e) {
+void L1Index::Place(uint64_t hash, L1Entry* e) {
   assert((reinterpret_cast<uintptr_t>(e) & ~kPtrMask) == 0);
   size_t i = hash & mask_;
   while (slots_[i] != 0) i = (i + 1) & mask_;
   slots_[i] = Pack(hash, e);
 }
 
+void L1Index::StartGrow() {
+  // A resize still running when the new table fills would need a third
+  // table; finish it first (cannot happen with kStepSlots >= 3, see Insert).
+  if (old_ != nullptr) Step(old_cap_);
+  old_ = std::move(slots_);
+  old_cap_ = cap_;
+  old_pos_ = 0;
+  cap_ *= 2;
+  mask_ = cap_ - 1;
+  slots_ = Allocate(cap_);
+}
+
+void L1Index::Step(size_t n) {
+  if (old_ == nullptr) return;
+  size_t end = old_pos_ + n < old_cap_ ? old_pos_ + n : old_cap_;
+  for (; old_pos_ < end; ++old_pos_) {
+    uint64_t s = old_[old_pos_];
+    if (s == 0 || s == kMoved) continue;
+    L1Entry* e = Ptr(s);
+    Place(KeyHash(e->key()), e);
+    old_[old_pos_] = kMoved;
+  }
+  if (old_pos_ == old_cap_) {
+    old_.reset();
+    old_cap_ = 0;
+  }
+}
+
 void L1Index::Insert(uint64_t hash, L1Entry* e) {
-  if ((size_ + 1) * 4 > slots_.size() * 3) Grow();
-  InsertNoGrow(hash, e);
+  Step(kStepSlots);
+  // The new table starts at 3/8 load and must absorb the old table's
+  // entries before it reaches 3/4: with 8 slots moved per insert, the old
+  // table (cap/2 slots) is done after cap/16 inserts, well before that.
+  if ((size_ + 1) * 4 > cap_ * 3) StartGrow();
+  Place(hash, e);
   ++size_;
 }
 
 void L1Index::Replace(uint64_t hash, L1Entry* old_entry, L1Entry* e) {
-  slots_[SlotOf(hash, old_entry)] = Pack(hash, e);
+  size_t i = SlotOf(slots_.get(), mask_, hash, old_entry);
+  if (i != SIZE_MAX) {
+    slots_[i] = Pack(hash, e);
+    return;
+  }
+  i = SlotOf(old_.get(), old_cap_ - 1, hash, old_entry);
+  assert(i != SIZE_MAX && "entry must be present");
+  old_[i] = Pack(hash, e);
 }
 
 void L1Index::Remove(uint64_t hash, L1Entry* e) {
-  size_t hole = SlotOf(hash, e);
-  slots_[hole] = 0;
+  Step(kStepSlots);
   --size_;
+  size_t hole = SlotOf(slots_.get(), mask_, hash, e);
+  if (hole == SIZE_MAX) {
+    // Still in the old table: a tombstone keeps its probe runs intact.
+    size_t i = SlotOf(old_.get(), old_cap_ - 1, hash, e);
+    assert(i != SIZE_MAX && "entry must be present");
+    old_[i] = kMoved;
+    return;
+  }
+  slots_[hole] = 0;
   // Backward-shift: move later members of the probe run into the hole when
   // their home slot is not inside (hole, j].
   for (size_t j = (hole + 1) & mask_; slots_[j] != 0; j = (j + 1) & mask_) {
@@ -61,19 +122,6 @@ void L1Index::Remove(uint64_t hash, L1Entry* e) {
       slots_[hole] = slots_[j];
       slots_[j] = 0;
       hole = j;
-    }
-  }
-}
-
-void L1Index::Grow() {
-  std::vector<uint64_t> old;
-  old.swap(slots_);
-  slots_.assign(old.size() * 2, 0);
-  mask_ = slots_.size() - 1;
-  for (uint64_t s : old) {
-    if (s != 0) {
-      L1Entry* e = Ptr(s);
-      InsertNoGrow(KeyHash(e->key()), e);
     }
   }
 }

@@ -3,16 +3,23 @@
 // Linear probing; a slot is 8 bytes: the entry pointer (low 48 bits; x86-64
 // and AArch64 user pointers fit) and a 16-bit tag from the key's hash, so a
 // probe rarely touches an entry that does not match. Deletion shifts later
-// entries back (no tombstones). The table doubles at 3/4 load; each shard's
-// table is small (a shard holds 1/256 of the keys by default), so a resize
-// copies tens of KiB and does not stall requests on other shards.
+// entries back (no tombstones in the live table).
+//
+// Growth is incremental (as Redis's dict rehash): at 3/4 load a table twice
+// the size is allocated (calloc: large tables get lazily zeroed pages) and
+// every later Insert or Remove moves a few slots of the old table into it.
+// Lookups search the new table, then the old one. Moved old slots become
+// tombstones so the old table's probe runs stay intact until it is freed.
+// No single operation rehashes a whole table, so growing from empty to
+// millions of entries does not stall the shard (bench/l1: l1-growth).
 //
 // Thread affinity: none; the owning shard serialises access with its lock.
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
 #include <string_view>
-#include <vector>
 
 #include "tiers/l1_entry.h"
 
@@ -32,23 +39,40 @@ class L1Index {
   void Remove(uint64_t hash, L1Entry* e);
 
   size_t size() const { return size_; }
-  // Bytes of the slot array, charged against the L1 budget.
-  uint64_t memory_bytes() const { return slots_.capacity() * sizeof(uint64_t); }
+  bool resizing() const { return old_ != nullptr; }
+  // Bytes of the slot arrays (both while resizing), charged to the L1 budget.
+  uint64_t memory_bytes() const { return (cap_ + old_cap_) * sizeof(uint64_t); }
 
  private:
+  struct FreeDeleter {
+    void operator()(uint64_t* p) const { std::free(p); }
+  };
+  using Slots = std::unique_ptr<uint64_t[], FreeDeleter>;
+
   static constexpr uint64_t kPtrMask = (uint64_t(1) << 48) - 1;
+  static constexpr uint64_t kMoved = 1;  // old-table tombstone (no entry is at address 1)
+  static constexpr size_t kStepSlots = 8;  // old slots moved per mutation
   static uint64_t Tag(uint64_t hash) { return (hash >> 32) & 0xffff; }
   static uint64_t Pack(uint64_t hash, L1Entry* e) {
     return (Tag(hash) << 48) | (reinterpret_cast<uintptr_t>(e) & kPtrMask);
   }
   static L1Entry* Ptr(uint64_t slot) { return reinterpret_cast<L1Entry*>(slot & kPtrMask); }
-  size_t SlotOf(uint64_t hash, L1Entry* e) const;
-  void Grow();
-  void InsertNoGrow(uint64_t hash, L1Entry* e);
+  static Slots Allocate(size_t n);
 
-  std::vector<uint64_t> slots_;
-  size_t mask_;
-  size_t size_ = 0;
+  // Index of e's slot in (table, mask), or SIZE_MAX if absent.
+  static size_t SlotOf(const uint64_t* table, size_t mask, uint64_t hash, const L1Entry* e);
+  static L1Entry* Probe(const uint64_t* table, size_t mask, uint64_t hash, std::string_view key);
+  void Place(uint64_t hash, L1Entry* e);  // into the new table, no growth check
+  void StartGrow();
+  void Step(size_t slots);  // moves up to `slots` old slots
+
+  Slots slots_;
+  size_t cap_ = 0;
+  size_t mask_ = 0;
+  Slots old_;  // non-null while resizing
+  size_t old_cap_ = 0;
+  size_t old_pos_ = 0;  // next old slot to move
+  size_t size_ = 0;     // entries in both tables
 };
 
 }  // namespace strata

@@ -8,7 +8,7 @@
 // entry with a non-zero access counter is moved to the tail with the counter
 // decremented. Hits only bump a 2-bit counter (no list surgery), which keeps
 // the read path short; on a Zipf(0.99) trace it beats LRU by several points
-// (bench/eviction_sim, bench/README.md).
+// (bench/l1/l1-eviction-sim; numbers in bench/l1/RESULTS.md).
 //
 // Deletion and expiry mark an entry dead and unindex it at once; its memory
 // is freed when the FIFO dequeues it, when the sweep (Sweep) walks past it,
@@ -94,6 +94,7 @@ class L1Shard {
   L1ShardStats stats() const;
 
  private:
+  static constexpr size_t kReclaimStep = 128;
   struct Fifo {
     L1Entry* head = nullptr;
     L1Entry* tail = nullptr;

@@ -1,0 +1,65 @@
+#include "tiers/l1_index.h"
+
+#include <catch2/catch.hpp>
+#include <random>
+#include <string>
+#include <unordered_map>
+
+#include "routing/murmur3.h"
+
+namespace strata {
+namespace {
+
+TEST_CASE("L1Index agrees with a reference map through incremental resizes") {
+  L1Index index;
+  std::unordered_map<std::string, L1Entry*> ref;
+  std::mt19937_64 rng(1234);
+  bool saw_resize = false;
+  for (int step = 0; step < 200000; ++step) {
+    std::string key = "k" + std::to_string(rng() % 20000);
+    uint64_t h = KeyHash(key);
+    auto it = ref.find(key);
+    int op = int(rng() % 10);
+    if (it == ref.end()) {
+      REQUIRE(index.Find(h, key) == nullptr);
+      if (op < 7) {
+        L1Entry* e = L1Entry::Create(key, "v", 0);
+        index.Insert(h, e);
+        ref[key] = e;
+      }
+    } else {
+      REQUIRE(index.Find(h, key) == it->second);
+      if (op < 3) {
+        index.Remove(h, it->second);
+        L1Entry::Destroy(it->second);
+        ref.erase(it);
+      } else if (op < 5) {
+        L1Entry* e = L1Entry::Create(key, "w", 0);
+        index.Replace(h, it->second, e);
+        L1Entry::Destroy(it->second);
+        it->second = e;
+      }
+    }
+    saw_resize |= index.resizing();
+    REQUIRE(index.size() == ref.size());
+  }
+  CHECK(saw_resize);
+  for (auto& [key, e] : ref) {
+    CHECK(index.Find(KeyHash(key), key) == e);
+    L1Entry::Destroy(e);
+  }
+}
+
+TEST_CASE("L1Index: empty key and many colliding tags") {
+  L1Index index;
+  L1Entry* empty = L1Entry::Create("", "x", 0);
+  index.Insert(KeyHash(""), empty);
+  CHECK(index.Find(KeyHash(""), "") == empty);
+  index.Remove(KeyHash(""), empty);
+  CHECK(index.Find(KeyHash(""), "") == nullptr);
+  CHECK(index.size() == 0);
+  L1Entry::Destroy(empty);
+}
+
+}  // namespace
+}  // namespace strata
