@@ -108,7 +108,7 @@ bool L1Cache::SetExpiry(std::string_view key, int64_t expire_at_ms) {
   int64_t now = Now();
   L1Entry* e = s.Peek(h, key, now);
   if (e != nullptr) {
-    if (expire_at_ms <= now) s.Kill(h, e); else e->expire_at = expire_at_ms;
+    if (expire_at_ms <= now) s.Kill(h, e); else s.SetExpiry(e, expire_at_ms);
   }
   Account(s);
   return e != nullptr;

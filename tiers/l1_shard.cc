@@ -49,7 +49,7 @@ L1Shard::InsertResult L1Shard::Insert(uint64_t hash, L1Entry* e, uint8_t conditi
     // Same allocation size: overwrite in place, keeping place and popularity.
     std::memcpy(old->data() + old->key_len, e->data() + e->key_len, e->value_len);
     old->value_len = e->value_len;
-    old->expire_at = e->expire_at;
+    SetExpiry(old, e->expire_at);
     return InsertResult::kAbsorbed;
   }
   if (old != nullptr) {
@@ -65,6 +65,7 @@ L1Shard::InsertResult L1Shard::Insert(uint64_t hash, L1Entry* e, uint8_t conditi
     index_.Insert(hash, e);
   }
   entry_bytes_ += e->charge();
+  if (e->expire_at != 0) ++expiring_;
   Push(q, e);
   return InsertResult::kInserted;
 }
@@ -74,6 +75,12 @@ void L1Shard::Kill(uint64_t hash, L1Entry* e) {
   e->flags |= L1Entry::kDead;
   ++dead_;
   dead_bytes_ += e->charge();
+}
+
+void L1Shard::SetExpiry(L1Entry* e, int64_t expire_at_ms) {
+  if (e->expire_at == 0 && expire_at_ms != 0) ++expiring_;
+  if (e->expire_at != 0 && expire_at_ms == 0) --expiring_;
+  e->expire_at = expire_at_ms;
 }
 
 void L1Shard::Push(int q, L1Entry* e) {
@@ -104,6 +111,7 @@ void L1Shard::Free(L1Entry* e) {
     dead_bytes_ -= e->charge();
   }
   entry_bytes_ -= e->charge();
+  if (e->expire_at != 0) --expiring_;
   L1Entry::Destroy(e);
 }
 
@@ -157,6 +165,10 @@ bool L1Shard::EvictOne(int64_t now_ms) {
 }
 
 size_t L1Shard::Sweep(size_t budget, int64_t now_ms, size_t* examined) {
+  if (expiring_ == 0 && dead_ == 0) {  // nothing that a walk could reclaim
+    if (examined != nullptr) *examined = 0;
+    return 0;
+  }
   size_t freed = 0;
   size_t seen = 0;
   size_t empty_turns = 0;

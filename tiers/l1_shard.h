@@ -69,6 +69,8 @@ class L1Shard {
   InsertResult Insert(uint64_t hash, L1Entry* e, uint8_t condition, int64_t now_ms);
   // Unindexes e; its memory is reclaimed later (see class comment).
   void Kill(uint64_t hash, L1Entry* e);
+  // Changes a live entry's expiry (0 = never).
+  void SetExpiry(L1Entry* e, int64_t expire_at_ms);
 
   // Frees one entry's worth of memory by the S3-FIFO rules. Returns false if
   // the shard holds no entries at all. When a large part of the shard's bytes
@@ -116,6 +118,9 @@ class L1Shard {
   uint64_t reported_ = 0;
   uint64_t dead_ = 0;
   uint64_t dead_bytes_ = 0;
+  // Queued entries (live or dead) with an expiry: with none and no dead
+  // entries, Sweep has nothing to find and returns at once.
+  uint64_t expiring_ = 0;
   // Sweep position: the entry before the next one to examine in queue
   // sweep_q_ (nullptr = at its head).
   L1Entry* sweep_prev_[2] = {nullptr, nullptr};
