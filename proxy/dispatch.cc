@@ -1,5 +1,6 @@
 #include "proxy/dispatch.h"
 
+#include <cmath>
 #include <memory>
 #include <optional>
 
@@ -355,8 +356,13 @@ void Dispatcher::Stats(Call& c) {
   w.BeginMap(c.msgid, static_cast<uint32_t>(items.size()));
   for (const auto& [name, value] : items) {
     w.ItemStr(name);
-    if (value == static_cast<double>(static_cast<int64_t>(value))) {
+    // Whole numbers go out as integers; the range check comes first because
+    // casting a double outside int64 (or NaN) is undefined.
+    if (std::isfinite(value) && value >= -9.2e18 && value <= 9.2e18 &&
+        value == static_cast<double>(static_cast<int64_t>(value))) {
       w.ItemInt(static_cast<int64_t>(value));
+    } else if (value >= 0 && value < 1.8e19 && value == std::floor(value)) {
+      w.ItemUint(static_cast<uint64_t>(value));
     } else {
       w.ItemDouble(value);
     }

@@ -74,7 +74,7 @@ ScanStatus ScanObject(const char* data, size_t len, uint64_t max_bytes, size_t* 
   const auto* p = reinterpret_cast<const uint8_t*>(data);
   uint64_t remaining[kMaxNesting + 1];
   if (max_depth > kMaxNesting) max_depth = kMaxNesting;
-  int depth = 0;  // index into remaining; items at stack index d are at level d+1
+  int depth = 0;  // containers enclosing the next item (its index into remaining)
   remaining[0] = 1;
   uint64_t pos = 0;
   for (;;) {
@@ -102,6 +102,9 @@ ScanStatus ScanObject(const char* data, size_t len, uint64_t max_bytes, size_t* 
     uint64_t children = 0;
     uint64_t payload = n;
     if (h.children != 0) {
+      // Levels count containers: the outermost is level 1; a container at
+      // a level past max_depth is refused as soon as its header is seen.
+      if (depth + 1 > max_depth) return ScanStatus::kTooDeep;
       if (h.length_bytes == 0) n = b & 0x0f;
       children = h.children == 2 ? 2 * n : n;
       payload = 0;
@@ -118,7 +121,6 @@ ScanStatus ScanObject(const char* data, size_t len, uint64_t max_bytes, size_t* 
     pos = end;
     --remaining[depth];
     if (children > 0) {
-      if (depth + 2 > max_depth) return ScanStatus::kTooDeep;
       ++depth;
       remaining[depth] = children;
     }

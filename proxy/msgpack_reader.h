@@ -6,8 +6,9 @@
 // It never allocates and never believes a length it has not seen the bytes
 // for: a bin header claiming 4 GiB on a 6-byte message is "incomplete" (or
 // "too large" once the claim passes max_message_bytes), not an allocation.
-// Nesting is bounded (PROTOCOL.md: deeper than 8 levels is an error), so the
-// walk uses a fixed stack.
+// Nesting is bounded (PROTOCOL.md: deeper than 8 levels is an error; levels
+// count containers, so a scalar inside 8 arrays is fine and a 9th array is
+// not), so the walk uses a fixed stack.
 //
 // Then MsgpackCursor reads typed items out of an object that ScanObject has
 // already validated, returning views into the buffer (zero copy).

@@ -45,8 +45,9 @@ L1Shard::InsertResult L1Shard::Insert(uint64_t hash, L1Entry* e, uint8_t conditi
   if (cond == WriteCondition::kIfAbsent && old != nullptr) return InsertResult::kRejected;
   if (cond == WriteCondition::kIfPresent && old == nullptr) return InsertResult::kRejected;
   int q = 0;
-  if (old != nullptr && old->charge() == e->charge()) {
-    // Same allocation size: overwrite in place, keeping place and popularity.
+  if (old != nullptr && old->value_len == e->value_len) {
+    // Same size: overwrite in place (the old block holds exactly this many
+    // bytes), keeping the entry's place and popularity.
     std::memcpy(old->data() + old->key_len, e->data() + e->key_len, e->value_len);
     old->value_len = e->value_len;
     SetExpiry(old, e->expire_at);

@@ -14,8 +14,8 @@
 // is freed when the FIFO dequeues it, when the sweep (Sweep) walks past it,
 // or when eviction finds that dead entries hold a large share of the shard,
 // whichever comes first. Dead bytes stay charged until then, so the budget is
-// never exceeded. An overwrite with a value of the same allocation size is
-// done in place (fixed-size values, e.g. embeddings, make no garbage).
+// never exceeded. An overwrite with a value of the same length is done in
+// place (fixed-size values, e.g. embeddings, make no garbage).
 //
 // Memory per entry with a 16-byte key and 32-byte value: an 80-byte malloc
 // chunk (24-byte header + key + value + malloc's 8) plus an 8-byte index slot
@@ -62,7 +62,7 @@ class L1Shard {
   enum class InsertResult {
     kRejected,  // nx/xx not met; the caller still owns e
     kInserted,  // e is now owned by the shard
-    kAbsorbed,  // e's key already had an entry of the same size, which was
+    kAbsorbed,  // e's key already had an entry with a value of the same length, which was
                 // overwritten in place; the caller still owns (and frees) e
   };
   // Inserts e (already filled) unless `condition` says otherwise.
