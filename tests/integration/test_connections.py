@@ -393,5 +393,31 @@ class IsolationTest(h.StrataTestCase):
         self.assertIsNone(good.call("get", b"loris"))
 
 
+
+class InputMemoryBoundTest(h.StrataTestCase):
+    # The bound on bytes held for incomplete messages across all connections
+    # (PROTOCOL.md, Fine print): past it the server stops reading from the
+    # connections that want more, and resumes them when memory frees.
+    server_args = ["--server.max_message_bytes=512KiB", "--server.max_value_bytes=500KiB",
+                   "--server.max_input_bytes=512KiB"]
+
+    def test_partial_messages_share_a_bounded_budget(self):
+        ctl = self.client()
+        value = b"x" * (400 * 1024)
+        msgs = [req(1, "set", b"big-%d" % i, value) for i in range(3)]
+        clients = [self.client() for _ in msgs]
+        # Everything but the last 10 bytes: each message is incomplete.
+        for c, m in zip(clients, msgs):
+            c.send_raw_async(m[:-10])
+        h.poll_until(lambda: ctl.stats()["input_paused"] >= 1, 10,
+                     desc="a connection paused by server.max_input_bytes")
+        for c, m in zip(clients, msgs):
+            c.send_raw_async(m[-10:])
+        for i, c in enumerate(clients):
+            self.assertIs(c.read_response(1, timeout=20)[3], True, "client %d" % i)
+        for i in range(3):
+            self.assertEqual(ctl.call("get", b"big-%d" % i), value)
+
+
 if __name__ == "__main__":
     unittest.main(argv=h.init(sys.argv))
