@@ -38,6 +38,11 @@ class L1Index {
   // Removes e (which must be present).
   void Remove(uint64_t hash, L1Entry* e);
 
+  // Moves up to `slots` old slots of a resize in progress. Inserts and
+  // removes do this as they go; the background sweep calls it too, so that a
+  // cache that stops growing mid-resize does not keep both tables for good.
+  void AdvanceResize(size_t slots) { Step(slots); }
+
   size_t size() const { return size_; }
   bool resizing() const { return old_ != nullptr; }
   // Bytes of the slot arrays (both while resizing), charged to the L1 budget.

@@ -1,21 +1,23 @@
 // l1-expiry: how fast L1's background sweep reclaims a mass expiry, and how
 // long one Sweep call (and one shard-lock hold) lasts.
 //
-//   l1-expiry [--entries=1000000] [--permanent=0] [--batch=256] [--max-total=16384]
+//   l1-expiry [--entries=1000000] [--permanent=0] [--batch=64] [--max-total=0]
 //             [--max-ticks=3000]
 //
 // Inserts `entries` keys with a 1 s TTL (plus `permanent` keys without TTL,
 // interleaved), advances a ManualClock past the expiry, then calls
 // L1Cache::Sweep(batch, max_total) once per simulated 100 ms tick, exactly
-// as the server's timer does (proxy/server.cc: Sweep(l1.sweep_batch,
-// l1.sweep_batch * 64) every l1.sweep_interval). Nothing reads the keys, so
-// only the sweep reclaims them. Stops when every expired entry is freed or
-// after max-ticks ticks.
+// as the server's timer does (proxy/server.cc OnSweep: Sweep(l1.sweep_batch,
+// l1.sweep_batch * shard_count * 4) every l1.sweep_interval; defaults 64 and
+// 100 ms). --max-total=0 (the default) means that same batch * shards * 4.
+// Nothing reads the keys, so only the sweep reclaims them. Stops when every
+// expired entry is freed or after max-ticks ticks.
 //
 // Separately it times single shard-lock holds: (a) on a fresh cache loaded
 // the same way, L1Cache::Sweep(batch, batch) examines exactly one batch in
-// one shard under one lock acquisition, so its duration is one hold with the
-// real memory layout (entries of a shard spread over the whole heap);
+// one shard (the one after the previous call's) under one lock acquisition,
+// so its duration is one hold with the real memory layout (entries of a
+// shard spread over the whole heap);
 // (b) the same on a one-shard cache holding only 1/256 of the entries,
 // contiguous and cache-resident: the best case.
 #include <algorithm>
@@ -65,8 +67,7 @@ void CacheLockHold(uint64_t entries, uint64_t batch) {
   clock.Advance(1001);
   std::vector<double> us, cpu;
   uint64_t freed = 0;
-  // Only calls that found a full batch in the first non-empty shard: once
-  // early shards are empty a call also walks past them.
+  // Only calls that freed a full batch (one lock hold, one shard).
   for (int i = 0; i < 2000; ++i) {
     int64_t c0 = ThreadCpuNs(), t0 = MonoNs();
     size_t n = cache.Sweep(batch, batch);
@@ -123,8 +124,7 @@ void ShardLockHold(uint64_t per_shard, uint64_t batch) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  uint64_t entries = 1'000'000, permanent = 0, batch = 256, max_total = 256 * 64,
-           max_ticks = 3000;
+  uint64_t entries = 1'000'000, permanent = 0, batch = 64, max_total = 0, max_ticks = 3000;
   for (int i = 1; i < argc; ++i) {
     const char* v;
     if (Flag(argv[i], "--entries", &v)) entries = std::strtoull(v, nullptr, 10);
@@ -143,6 +143,7 @@ int main(int argc, char** argv) {
   opt.clock = &clock;
   L1Cache cache(opt);
   const uint64_t empty_bytes = cache.used_bytes();
+  if (max_total == 0) max_total = batch * cache.shard_count() * 4;  // as proxy/server.cc OnSweep
   char key[16];
   const uint64_t total = entries + permanent;
   uint64_t ttl_left = entries, perm_left = permanent;

@@ -1,5 +1,5 @@
 // l1-growth: per-operation latency while L1 grows from empty to N entries,
-// per million-entry band, so that index-table doubling stalls show up.
+// per million-entry band, so that index-table resize stalls would show up.
 //
 //   l1-growth [--entries=10000000] [--threads=2] [--gets-per-insert=1]
 //             [--shards=0] [--max-seconds=150] [--slowest=24] [--index-doublings=N]
@@ -9,16 +9,17 @@
 // gets-per-insert random keys it inserted earlier. Each operation is timed
 // with the TSC into a log-linear histogram for the band of the (estimated)
 // total entry count at that moment. The slowest inserts are listed with the
-// entry count at which they happened; L1Index doubles a shard's table when
-// it passes 3/4 load, i.e. near 256 * 0.75 * 2^k total entries with 256
-// shards (1.57M, 3.15M, 6.29M). The benchmark predicts which insert doubles
-// its shard's table (it knows the shard of every key and the growth rule)
-// and reports those inserts separately from the others.
+// entry count at which they happened. L1Index starts a resize of a shard's
+// table when it passes 3/4 load, i.e. near 256 * 0.75 * 2^k total entries
+// with 256 shards (1.57M, 3.15M, 6.29M): it allocates a table twice the size,
+// and each of the next old_slots/8 inserts into that shard moves 8 old slots.
+// The benchmark predicts both kinds of insert (it knows the shard of every
+// key and the growth rule) and reports them separately from the others.
 //
 // Because a descheduled thread on this shared 2-vCPU VM also looks like a
 // stall, --index-doublings=N first times L1Index::Insert alone, one thread,
-// on one index grown to N entries, and prints the cost of every doubling:
-// the stall a shard lock holder causes at that table size.
+// on one index grown to N entries, and prints the cost of every resize:
+// the stalls a shard lock holder causes at that table size.
 #include <unistd.h>
 
 #include <algorithm>
@@ -52,15 +53,19 @@ struct Slow {
 
 struct ThreadResult {
   std::vector<LogLinearHistogram> ins, get;
-  std::vector<LogLinearHistogram> grow;  // inserts that doubled their shard's index
+  std::vector<LogLinearHistogram> grow;  // inserts that started a resize of their shard's index
+  std::vector<LogLinearHistogram> moving;  // inserts into a resizing shard (move 8 old slots)
+  std::vector<LogLinearHistogram> all;     // every insert
   std::vector<double> band_cpu;          // thread CPU seconds per band
   std::vector<double> band_seconds;
   std::vector<Slow> slowest;
   uint64_t inserted = 0;
 };
 
-// Times every L1Index::Insert into one index up to n entries; prints the
-// inserts that doubled the table.
+// Times every L1Index::Insert into one index up to n entries and prints, per
+// resize: the insert that starts it (allocates the 2x table), the inserts
+// that each move kStepSlots old slots while it runs, and the one that ends it
+// (frees the old table). Each is a stretch the shard lock is held.
 void IndexDoublings(uint64_t n, double tpn) {
   std::vector<L1Entry*> entries(n);
   std::vector<uint64_t> hashes(n);
@@ -71,33 +76,56 @@ void IndexDoublings(uint64_t n, double tpn) {
     hashes[i] = KeyHash({key, 16});
   }
   L1Index index;
-  std::printf("L1Index doublings, one index, one thread (the shard lock is held this long):\n");
-  std::printf("| entries before | slots after | table after | doubling insert, wall (us) | "
-              "same, thread CPU (us) | per moved entry (ns) | median other insert (ns) |\n"
-              "|---|---|---|---|---|---|---|\n");
-  LogLinearHistogram normal;
+  std::printf("L1Index resizes, one index, one thread (the shard lock is held this long):\n");
+  std::printf("| entries at start | slots after | new table | start insert wall / CPU (us) "
+              "| inserts while resizing | their wall p50 / p99 / max (us) | their CPU max (us) "
+              "| end insert wall / CPU (us) | wall of all resize inserts (ms) |\n"
+              "|---|---|---|---|---|---|---|---|---|\n");
+  LogLinearHistogram normal, during;
+  uint64_t start_at = 0, start_wall = 0;
+  int64_t start_cpu = 0, during_cpu_max = 0;
+  uint64_t resize_wall = 0;  // TSC ticks, start + moving + end inserts
   for (uint64_t i = 0; i < n; ++i) {
-    uint64_t before = index.memory_bytes();
-    // L1Index::Insert grows when (size + 1) * 4 > slots * 3: take the
-    // (expensive) CPU-time reading only around those inserts.
-    bool grows = (i + 1) * 4 > (before / 8) * 3;
-    int64_t c0 = grows ? ThreadCpuNs() : 0;
+    const bool was = index.resizing();
+    const uint64_t slots = index.memory_bytes() / 8;
+    // L1Index::Insert starts a resize when (size + 1) * 4 > slots * 3.
+    const bool starts = !was && (i + 1) * 4 > slots * 3;
+    const bool timed = was || starts;  // thread CPU (a syscall) only there
+    int64_t c0 = timed ? ThreadCpuNs() : 0;
     uint64_t t0 = TscStart();
     index.Insert(hashes[i], entries[i]);
     uint64_t dt = TscEnd() - t0;
-    int64_t cpu = grows ? ThreadCpuNs() - c0 : 0;
-    if (index.memory_bytes() != before) {
+    int64_t cpu = timed ? ThreadCpuNs() - c0 : 0;
+    const bool now = index.resizing();
+    if (!was && now) {
+      start_at = i, start_wall = dt, start_cpu = cpu;
+      during = LogLinearHistogram();
+      during_cpu_max = 0;
+      resize_wall = dt;
+    } else if (was && now) {
+      during.Record(dt);
+      resize_wall += dt;
+      if (cpu > during_cpu_max) during_cpu_max = cpu;
+    } else if (was) {
+      resize_wall += dt;
       if (index.memory_bytes() >= (64u << 10)) {
-        std::printf("| %llu | %llu | %.2f MiB | %.1f | %.1f | %.0f | %.0f |\n",
-                    (unsigned long long)i, (unsigned long long)(index.memory_bytes() / 8),
-                    double(index.memory_bytes()) / 1048576, double(dt) / tpn / 1000,
-                    double(cpu) / 1000, double(cpu) / double(i), double(normal.Quantile(0.5)) / tpn);
+        std::printf("| %llu | %llu | %.2f MiB | %.1f / %.1f | %llu | %.2f / %.2f / %.1f | %.1f "
+                    "| %.1f / %.1f | %.2f |\n",
+                    (unsigned long long)start_at, (unsigned long long)(index.memory_bytes() / 8),
+                    double(index.memory_bytes()) / 1048576, double(start_wall) / tpn / 1000,
+                    double(start_cpu) / 1000, (unsigned long long)during.count(),
+                    double(during.Quantile(0.5)) / tpn / 1000,
+                    double(during.Quantile(0.99)) / tpn / 1000, double(during.max()) / tpn / 1000,
+                    double(during_cpu_max) / 1000, double(dt) / tpn / 1000, double(cpu) / 1000,
+                    double(resize_wall) / tpn / 1e6);
       }
     } else {
       normal.Record(dt);
     }
   }
-  std::printf("\n");
+  std::printf("(other inserts: wall p50 %.0f ns, p99 %.0f ns, max %.1f us)\n\n",
+              double(normal.Quantile(0.5)) / tpn, double(normal.Quantile(0.99)) / tpn,
+              double(normal.max()) / tpn / 1000);
   for (L1Entry* e : entries) L1Entry::Destroy(e);
 }
 
@@ -166,13 +194,18 @@ int main(int argc, char** argv) {
   opt.max_bytes = 64ull << 30;  // never binds: this measures growth, not eviction
   opt.shards = uint32_t(shards);
   L1Cache cache(opt);  // SystemClock, as in the server
-  // Predicts which insert doubles its shard's index: the shard is the top
-  // hash bits (L1Cache::ShardFor), and L1Index::Insert grows when
-  // (size + 1) * 4 > slots * 3, slots starting at 16. Racing inserts into one
-  // shard may swap which of the two is labelled; that's rare and harmless.
+  // Predicts which insert starts a resize of its shard's index: the shard is
+  // the top hash bits (L1Cache::ShardFor), and L1Index::Insert starts one
+  // when (size + 1) * 4 > slots * 3, slots starting at 16; the next
+  // old_slots / 8 inserts into the shard each move 8 old slots, the last one
+  // frees the old table. Racing inserts into one shard may swap which of the
+  // two is labelled; that's rare and harmless.
   const uint32_t nshards = cache.shard_count();
-  std::vector<std::atomic<uint32_t>> shard_size(nshards), shard_slots(nshards);
-  for (uint32_t i = 0; i < nshards; ++i) shard_size[i] = 0, shard_slots[i] = 16;
+  std::vector<std::atomic<uint32_t>> shard_size(nshards), shard_slots(nshards),
+      shard_moving(nshards);
+  for (uint32_t i = 0; i < nshards; ++i) {
+    shard_size[i] = 0, shard_slots[i] = 16, shard_moving[i] = 0;
+  }
   std::atomic<bool> timed_out{false};
   const int64_t deadline = MonoNs() + int64_t(max_seconds * 1e9);
 
@@ -191,6 +224,8 @@ int main(int argc, char** argv) {
       ThreadResult& r = results[t];
       r.ins.resize(bands);
       r.grow.resize(bands);
+      r.moving.resize(bands);
+      r.all.resize(bands);
       r.band_cpu.assign(bands, 0);
       int64_t band_cpu0 = ThreadCpuNs();
       r.get.resize(bands);
@@ -231,7 +266,14 @@ int main(int argc, char** argv) {
         uint32_t size_before = shard_size[sh].fetch_add(1, std::memory_order_relaxed);
         uint32_t slots = shard_slots[sh].load(std::memory_order_relaxed);
         bool grows = uint64_t(size_before + 1) * 4 > uint64_t(slots) * 3;
-        if (grows) shard_slots[sh].store(slots * 2, std::memory_order_relaxed);
+        bool moving = false;
+        if (grows) {
+          shard_slots[sh].store(slots * 2, std::memory_order_relaxed);
+          shard_moving[sh].store(slots / 8, std::memory_order_relaxed);
+        } else if (shard_moving[sh].load(std::memory_order_relaxed) > 0) {
+          shard_moving[sh].fetch_sub(1, std::memory_order_relaxed);
+          moving = true;
+        }
         bool applied;
         uint64_t t0 = TscStart();
         Status s = cache.Insert({key, 16}, {kValue, 32}, WriteOptions{}, &applied);
@@ -240,7 +282,8 @@ int main(int argc, char** argv) {
           std::fprintf(stderr, "insert failed: %s\n", s.message().c_str());
           std::exit(1);
         }
-        (grows ? r.grow[b] : r.ins[b]).Record(dt);
+        (grows ? r.grow[b] : moving ? r.moving[b] : r.ins[b]).Record(dt);
+        r.all[b].Record(dt);
         ++r.inserted;
         if (slowest > 0) {
           if (r.slowest.size() < slowest) {
@@ -284,32 +327,38 @@ int main(int argc, char** argv) {
               "%ld CPUs)\n\n", self, busy - self, wall * double(sysconf(_SC_NPROCESSORS_ONLN)),
               sysconf(_SC_NPROCESSORS_ONLN));
   std::printf("| entries (M) | ins/s (k, all thr) | thread CPU per insert%s (ns) "
-              "| other inserts p50 / p99 / p99.9 / max (us) | >=1ms "
-              "| doubling inserts: n, p50, max (us) "
+              "| all inserts p50 / p99 / p99.9 / max (us) | >=1ms "
+              "| resize-start inserts: n, p50, max (us) "
+              "| inserts moving 8 old slots: n, p99.9, max (us) "
+              "| other inserts p99.9 / max (us) "
               "| get p50 / p99 / p99.9 / max (us) | >=1ms |\n",
               gets ? "+gets" : "");
-  std::printf("|---|---|---|---|---|---|---|---|\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|\n");
   auto us = [&](uint64_t ticks) { return double(ticks) / tpn / 1000.0; };
   const uint64_t t1ms = uint64_t(1'000'000 * tpn);
   for (uint64_t b = 0; b < bands; ++b) {
-    LogLinearHistogram ins, get, grow;
+    LogLinearHistogram ins, get, grow, moving, all;
     double sec = 0, cpu = 0;
     for (auto& r : results) {
       ins.Merge(r.ins[b]);
       get.Merge(r.get[b]);
       grow.Merge(r.grow[b]);
+      moving.Merge(r.moving[b]);
+      all.Merge(r.all[b]);
       sec = std::max(sec, r.band_seconds[b]);
       cpu += r.band_cpu[b];
     }
-    uint64_t n = ins.count() + grow.count();
+    uint64_t n = all.count();
     if (n == 0) continue;
     std::printf("| %llu-%llu | %.0f | %.0f | %.2f / %.2f / %.1f / %.0f | %llu | %llu, %.0f, %.0f "
-                "| %.2f / %.2f / %.1f / %.0f | %llu |\n",
+                "| %llu, %.1f, %.0f | %.1f / %.0f | %.2f / %.2f / %.1f / %.0f | %llu |\n",
                 (unsigned long long)b, (unsigned long long)b + 1,
                 sec > 0 ? double(n) / sec / 1000 : 0, cpu * 1e9 / double(n),
-                us(ins.Quantile(0.5)), us(ins.Quantile(0.99)), us(ins.Quantile(0.999)),
-                us(ins.max()), (unsigned long long)ins.CountAtLeast(t1ms),
+                us(all.Quantile(0.5)), us(all.Quantile(0.99)), us(all.Quantile(0.999)),
+                us(all.max()), (unsigned long long)all.CountAtLeast(t1ms),
                 (unsigned long long)grow.count(), us(grow.Quantile(0.5)), us(grow.max()),
+                (unsigned long long)moving.count(), us(moving.Quantile(0.999)), us(moving.max()),
+                us(ins.Quantile(0.999)), us(ins.max()),
                 us(get.Quantile(0.5)), us(get.Quantile(0.99)), us(get.Quantile(0.999)),
                 us(get.max()), (unsigned long long)get.CountAtLeast(t1ms));
   }

@@ -4,6 +4,7 @@
 #include <random>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "routing/murmur3.h"
 
@@ -46,6 +47,24 @@ TEST_CASE("L1Index agrees with a reference map through incremental resizes") {
   CHECK(saw_resize);
   for (auto& [key, e] : ref) {
     CHECK(index.Find(KeyHash(key), key) == e);
+    L1Entry::Destroy(e);
+  }
+}
+
+TEST_CASE("L1Index: a resize left half-way is finished by AdvanceResize") {
+  L1Index index;
+  std::vector<L1Entry*> entries;
+  // Insert until a resize starts, then stop growing.
+  for (int i = 0; !index.resizing(); ++i) {
+    std::string key = "key" + std::to_string(i);
+    entries.push_back(L1Entry::Create(key, "v", 0));
+    index.Insert(KeyHash(key), entries.back());
+  }
+  uint64_t during = index.memory_bytes();
+  while (index.resizing()) index.AdvanceResize(4);
+  CHECK(index.memory_bytes() < during);
+  for (L1Entry* e : entries) {
+    CHECK(index.Find(KeyHash(e->key()), e->key()) == e);
     L1Entry::Destroy(e);
   }
 }
