@@ -81,9 +81,18 @@ bool Connection::Reserve(size_t want) {
   if (delta > 0) {
     SharedState* sh = worker_->shared();
     int64_t budget = static_cast<int64_t>(sh->config->server.max_input_bytes);
-    if (sh->input_bytes.fetch_add(delta) + delta > budget) {
-      sh->input_bytes.fetch_sub(delta);
-      return false;
+    if (sh->input_bytes.fetch_add(delta) + delta > budget && !overdraft_) {
+      // Over the bound. Pausing every connection that wants more could
+      // deadlock (each holds part of the budget and waits for the rest), so
+      // one connection at a time may finish its message past the bound; the
+      // others pause until memory frees. Total stays under the bound plus
+      // one max_message_bytes.
+      bool expected = false;
+      if (!sh->input_overdraft.compare_exchange_strong(expected, true)) {
+        sh->input_bytes.fetch_sub(delta);
+        return false;
+      }
+      overdraft_ = true;
     }
     charged_input_ = charge;
   }
@@ -95,6 +104,10 @@ void Connection::ReleaseInputMemory() {
   if (charged_input_ > 0) {
     worker_->shared()->input_bytes.fetch_sub(charged_input_);
     charged_input_ = 0;
+  }
+  if (overdraft_) {
+    overdraft_ = false;
+    worker_->shared()->input_overdraft.store(false);
   }
 }
 
@@ -185,7 +198,7 @@ size_t Connection::ProcessBytes(const char* data, size_t size) {
     }
     const char* msg = data + done;
     size_t len = 0;
-    ScanStatus st = ScanObject(msg, avail, sc.max_message_bytes, &len);
+    ScanStatus st = scanner_.Scan(msg, avail, sc.max_message_bytes, &len);
     if (st == ScanStatus::kIncomplete) {
       need_ = len;
       break;
@@ -231,6 +244,8 @@ void Connection::DropInput() {
   // Idle connections hold no input buffer: complete messages are usually
   // decoded straight from the worker's read buffer (see OnRead).
   in_start_ = in_end_ = 0;
+  need_ = 0;
+  scanner_.Reset();
   std::vector<char>().swap(in_);
   ReleaseInputMemory();
 }

@@ -11,7 +11,9 @@
 // when the output falls below half of that. Growth of the input buffer past
 // a 64 KiB baseline draws on the server-wide server.max_input_bytes; when
 // that is exhausted the connection pauses reading and retries on the
-// worker's tick.
+// worker's tick, except that one connection at a time may overdraw to
+// finish its message (otherwise connections that each hold part of the
+// budget could wait on each other forever).
 //
 // Lifetime: the object is reference-counted (ResponseSink Hold/Release). The
 // open connection holds one reference, dropped when its libuv handles have
@@ -28,6 +30,7 @@
 #include <vector>
 
 #include "proxy/dispatch.h"
+#include "proxy/msgpack_reader.h"
 
 namespace strata {
 
@@ -98,7 +101,9 @@ class Connection final : public ResponseSink {
   size_t in_start_ = 0;
   size_t in_end_ = 0;
   size_t need_ = 0;            // buffered bytes required before scanning again
+  ObjectScanner scanner_;      // resumes a partial message's scan
   int64_t charged_input_ = 0;  // bytes drawn from SharedState::input_bytes
+  bool overdraft_ = false;     // holds SharedState::input_overdraft
 
   std::string out_;    // responses not yet handed to a write
   std::string wbuf_;   // the write in flight

@@ -69,62 +69,74 @@ constexpr HeadTable kHeads;
 
 }  // namespace
 
-ScanStatus ScanObject(const char* data, size_t len, uint64_t max_bytes, size_t* length,
-                      int max_depth) {
+ScanStatus ObjectScanner::Scan(const char* data, size_t len, uint64_t max_bytes,
+                               size_t* length, int max_depth) {
+  ScanStatus st = Walk(data, len, max_bytes, length, max_depth);
+  if (st != ScanStatus::kIncomplete) Reset();  // the next call starts a new object
+  return st;
+}
+
+ScanStatus ObjectScanner::Walk(const char* data, size_t len, uint64_t max_bytes,
+                               size_t* length, int max_depth) {
   const auto* p = reinterpret_cast<const uint8_t*>(data);
-  uint64_t remaining[kMaxNesting + 1];
   if (max_depth > kMaxNesting) max_depth = kMaxNesting;
-  int depth = 0;  // containers enclosing the next item (its index into remaining)
-  remaining[0] = 1;
-  uint64_t pos = 0;
+  // pos_, depth_ and remaining_ persist between calls: an incomplete object
+  // is not rescanned from its start when more bytes arrive (a message of
+  // many small items arriving in small reads would otherwise cost O(n^2)).
   for (;;) {
-    if (remaining[depth] == 0) {
-      if (depth == 0) {
-        *length = pos;
+    if (remaining_[depth_] == 0) {
+      if (depth_ == 0) {
+        *length = pos_;
         return ScanStatus::kComplete;
       }
-      --depth;
+      --depth_;
       continue;
     }
-    if (pos >= len) {
-      *length = pos + 1;
+    if (pos_ >= len) {
+      *length = pos_ + 1;
       return ScanStatus::kIncomplete;
     }
-    uint8_t b = p[pos];
+    uint8_t b = p[pos_];
     const Head& h = kHeads.heads[b];
     if (!h.valid) return ScanStatus::kMalformed;
-    if (pos + h.header_bytes > len) {
-      *length = pos + h.header_bytes;
+    if (pos_ + h.header_bytes > len) {
+      *length = pos_ + h.header_bytes;
       return ScanStatus::kIncomplete;
     }
     uint64_t n = h.fixed_payload;
-    if (h.length_bytes > 0) n = LoadBE(p + pos + 1, h.length_bytes);
+    if (h.length_bytes > 0) n = LoadBE(p + pos_ + 1, h.length_bytes);
     uint64_t children = 0;
     uint64_t payload = n;
     if (h.children != 0) {
       // Levels count containers: the outermost is level 1; a container at
       // a level past max_depth is refused as soon as its header is seen.
-      if (depth + 1 > max_depth) return ScanStatus::kTooDeep;
+      if (depth_ + 1 > max_depth) return ScanStatus::kTooDeep;
       if (h.length_bytes == 0) n = b & 0x0f;
       children = h.children == 2 ? 2 * n : n;
       payload = 0;
     } else {
       payload = n + h.extra;
     }
-    uint64_t end = pos + h.header_bytes + payload;
+    uint64_t end = pos_ + h.header_bytes + payload;
     // Every child needs at least one byte: refuse claims that cannot fit.
     if (end + children > max_bytes) return ScanStatus::kTooLarge;
     if (end > len) {
       *length = end;
       return ScanStatus::kIncomplete;
     }
-    pos = end;
-    --remaining[depth];
+    pos_ = end;
+    --remaining_[depth_];
     if (children > 0) {
-      ++depth;
-      remaining[depth] = children;
+      ++depth_;
+      remaining_[depth_] = children;
     }
   }
+}
+
+ScanStatus ScanObject(const char* data, size_t len, uint64_t max_bytes, size_t* length,
+                      int max_depth) {
+  ObjectScanner scanner;
+  return scanner.Scan(data, len, max_bytes, length, max_depth);
 }
 
 MsgType MsgpackCursor::PeekType() const {

@@ -37,8 +37,31 @@ enum class ScanStatus : uint8_t {
 
 inline constexpr int kMaxNesting = 8;
 
+// Scans one object from its first byte.
 ScanStatus ScanObject(const char* data, size_t len, uint64_t max_bytes, size_t* length,
                       int max_depth = kMaxNesting);
+
+// The same scan, resumable: when an object is incomplete, the next Scan()
+// continues where this one stopped instead of starting over. REQUIRES: each
+// call passes the same object start with the same or more bytes after it,
+// until a call returns anything but kIncomplete (the scanner then resets).
+class ObjectScanner {
+ public:
+  ScanStatus Scan(const char* data, size_t len, uint64_t max_bytes, size_t* length,
+                  int max_depth = kMaxNesting);
+  void Reset() {
+    pos_ = 0;
+    depth_ = 0;
+    remaining_[0] = 1;
+  }
+
+ private:
+  ScanStatus Walk(const char* data, size_t len, uint64_t max_bytes, size_t* length,
+                  int max_depth);
+  uint64_t pos_ = 0;
+  int depth_ = 0;
+  uint64_t remaining_[kMaxNesting + 1] = {1};
+};
 
 enum class MsgType : uint8_t { kNil, kBool, kInt, kFloat, kStr, kBin, kArray, kMap, kExt, kEnd };
 

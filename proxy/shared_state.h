@@ -29,6 +29,7 @@ struct SharedState {
   // by server.max_input_bytes (PROTOCOL.md: memory for incomplete messages).
   std::atomic<int64_t> input_bytes{0};
   std::atomic<uint64_t> input_paused{0};       // times a read was paused for it
+  std::atomic<bool> input_overdraft{false};    // one connection may exceed it
   std::atomic<uint64_t> output_paused{0};      // times a read was paused for output
 };
 

@@ -105,7 +105,12 @@ class Conn {
       if (avail == 0 || avail < need_) break;
       const char* at = reinterpret_cast<const char*>(in_.data()) + start_;
       size_t len = 0;
-      ScanStatus st = ScanObject(at, avail, kMaxMessage, &len);
+      // Resumable, as the connection scans; checked against a one-shot scan.
+      ScanStatus st = scanner_.Scan(at, avail, kMaxMessage, &len);
+      size_t one_shot_len = 0;
+      ScanStatus one_shot = ScanObject(at, avail, kMaxMessage, &one_shot_len);
+      FUZZ_CHECK(st == one_shot);
+      FUZZ_CHECK(st != ScanStatus::kComplete || len == one_shot_len);
       if (st == ScanStatus::kIncomplete) {
         FUZZ_CHECK(len > avail);
         need_ = len;
@@ -148,6 +153,7 @@ class Conn {
   std::vector<uint8_t> in_;
   size_t start_ = 0;
   size_t need_ = 0;
+  ObjectScanner scanner_;
   uint64_t objects_ = 0;
   bool closed_ = false;
 };

@@ -629,3 +629,39 @@ TEST_CASE("MsgpackCursor: Skip passes one whole item with its children") {
 
 }  // namespace
 }  // namespace strata
+
+namespace strata {
+namespace {
+
+TEST_CASE("ObjectScanner resumes an incomplete object instead of rescanning it") {
+  // An array of 100000 nils fed one byte at a time: the same answer as a
+  // one-shot scan, and each call only looks at the new byte.
+  std::string obj("\xdd\x00\x01\x86\xa0", 5);
+  obj.append(100000, '\xc0');
+  ObjectScanner scanner;
+  size_t len = 0;
+  ScanStatus st = ScanStatus::kIncomplete;
+  size_t fed = 0;
+  while (st == ScanStatus::kIncomplete && fed < obj.size()) {
+    ++fed;
+    st = scanner.Scan(obj.data(), fed, UINT64_MAX, &len);
+    if (st == ScanStatus::kIncomplete) REQUIRE(len > fed);
+  }
+  CHECK(st == ScanStatus::kComplete);
+  CHECK(len == obj.size());
+  // Having completed, it starts afresh on the next object.
+  CHECK(scanner.Scan("\x01", 1, UINT64_MAX, &len) == ScanStatus::kComplete);
+  CHECK(len == 1);
+}
+
+TEST_CASE("ObjectScanner reports errors found after a resume, then resets") {
+  ObjectScanner scanner;
+  size_t len = 0;
+  std::string bad("\x93\x01\xc1", 3);
+  CHECK(scanner.Scan(bad.data(), 2, UINT64_MAX, &len) == ScanStatus::kIncomplete);
+  CHECK(scanner.Scan(bad.data(), 3, UINT64_MAX, &len) == ScanStatus::kMalformed);
+  CHECK(scanner.Scan("\x90", 1, UINT64_MAX, &len) == ScanStatus::kComplete);
+}
+
+}  // namespace
+}  // namespace strata
