@@ -192,6 +192,23 @@ struct Gather {
   Status first_error;
   std::vector<std::optional<std::string>> values;  // mget
   int64_t count = 0;                               // exists
+
+  // Records one key's outcome. After the last, writes the first error or,
+  // if there was none, the result (via `write`), and releases the sink.
+  template <typename WriteResultFn>
+  void Done(const Status& s, WriteResultFn&& write) {
+    if (!s.ok() && first_error.ok()) first_error = s;
+    if (--pending > 0) return;
+    if (sink->alive()) {
+      if (!first_error.ok()) {
+        Dispatcher::Fail(msgid, first_error, sink);
+      } else {
+        RpcWriter w(sink->output());
+        write(w);
+      }
+    }
+    sink->Release();
+  }
 };
 
 }  // namespace
@@ -205,13 +222,7 @@ void Dispatcher::Del(Call& c) {
   c.sink->Hold();
   for (std::string_view k : keys) {
     chain_->Delete(k, [g](const WriteResult& r) {
-      if (!r.status.ok() && g->first_error.ok()) g->first_error = r.status;
-      if (--g->pending > 0) return;
-      if (g->sink->alive()) {
-        if (!g->first_error.ok()) Fail(g->msgid, g->first_error, g->sink);
-        else RpcWriter(g->sink->output()).Bool(g->msgid, true);
-      }
-      g->sink->Release();
+      g->Done(r.status, [&](RpcWriter& w) { w.Bool(g->msgid, true); });
     });
   }
 }
@@ -225,14 +236,8 @@ void Dispatcher::Exists(Call& c) {
   c.sink->Hold();
   for (std::string_view k : keys) {
     chain_->Ttl(k, [g](const TtlResult& r) {
-      if (!r.status.ok() && g->first_error.ok()) g->first_error = r.status;
       if (r.status.ok() && r.ttl_ms != -2) ++g->count;
-      if (--g->pending > 0) return;
-      if (g->sink->alive()) {
-        if (!g->first_error.ok()) Fail(g->msgid, g->first_error, g->sink);
-        else RpcWriter(g->sink->output()).Int(g->msgid, g->count);
-      }
-      g->sink->Release();
+      g->Done(r.status, [&](RpcWriter& w) { w.Int(g->msgid, g->count); });
     });
   }
 }
@@ -251,21 +256,13 @@ void Dispatcher::MGet(Call& c) {
   c.sink->Hold();
   for (size_t i = 0; i < keys.size(); ++i) {
     chain_->Get(keys[i], [g, i](const GetResult& r) {
-      if (!r.status.ok() && g->first_error.ok()) g->first_error = r.status;
       if (r.status.ok() && r.found) g->values[i].emplace(r.value);
-      if (--g->pending > 0) return;
-      if (g->sink->alive()) {
-        if (!g->first_error.ok()) {
-          Fail(g->msgid, g->first_error, g->sink);
-        } else {
-          RpcWriter w(g->sink->output());
-          w.BeginArray(g->msgid, static_cast<uint32_t>(g->values.size()));
-          for (const auto& v : g->values) {
-            if (v) w.ItemBin(*v); else w.ItemNil();
-          }
+      g->Done(r.status, [&](RpcWriter& w) {
+        w.BeginArray(g->msgid, static_cast<uint32_t>(g->values.size()));
+        for (const auto& v : g->values) {
+          if (v) w.ItemBin(*v); else w.ItemNil();
         }
-      }
-      g->sink->Release();
+      });
     });
   }
 }
@@ -297,13 +294,7 @@ void Dispatcher::MSet(Call& c) {
   c.sink->Hold();
   for (uint32_t i = 0; i < n; i += 2) {
     chain_->Set(kv[i], kv[i + 1], opts.write, opts.mode, [g](const WriteResult& r) {
-      if (!r.status.ok() && g->first_error.ok()) g->first_error = r.status;
-      if (--g->pending > 0) return;
-      if (g->sink->alive()) {
-        if (!g->first_error.ok()) Fail(g->msgid, g->first_error, g->sink);
-        else RpcWriter(g->sink->output()).Bool(g->msgid, true);
-      }
-      g->sink->Release();
+      g->Done(r.status, [&](RpcWriter& w) { w.Bool(g->msgid, true); });
     });
   }
 }
