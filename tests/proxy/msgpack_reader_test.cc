@@ -4,6 +4,8 @@
 
 #include <msgpack.h>
 
+#include "tests/proxy/msgpack_pack.h"
+
 #include <catch2/catch.hpp>
 #include <cstdint>
 #include <functional>
@@ -15,24 +17,10 @@ namespace {
 
 constexpr uint64_t kMiB = 1 << 20;
 
-// Builds bytes with msgpack-c: Pack([](msgpack_packer* pk) { ... }).
-std::string Pack(const std::function<void(msgpack_packer*)>& fill) {
-  msgpack_sbuffer buf;
-  msgpack_sbuffer_init(&buf);
-  msgpack_packer pk;
-  msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
-  fill(&pk);
-  std::string out(buf.data == nullptr ? "" : std::string(buf.data, buf.size));
-  msgpack_sbuffer_destroy(&buf);
-  return out;
-}
-
-void PackStr(msgpack_packer* pk, const std::string& s) {
-  msgpack_pack_str_with_body(pk, s.data(), s.size());
-}
-void PackBin(msgpack_packer* pk, const std::string& s) {
-  msgpack_pack_bin_with_body(pk, s.data(), s.size());
-}
+using testing::Fill;
+using testing::Pack;
+using testing::PackBin;
+using testing::PackStr;
 
 // A payload whose bytes include every header byte value, to make sure the
 // scanner never interprets payload bytes as structure.

@@ -5,6 +5,8 @@
 
 #include <msgpack.h>
 
+#include "tests/proxy/msgpack_pack.h"
+
 #include <catch2/catch.hpp>
 #include <cstdint>
 #include <functional>
@@ -14,25 +16,10 @@
 namespace strata {
 namespace {
 
-using Fill = std::function<void(msgpack_packer*)>;
-
-std::string Pack(const Fill& fill) {
-  msgpack_sbuffer buf;
-  msgpack_sbuffer_init(&buf);
-  msgpack_packer pk;
-  msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
-  fill(&pk);
-  std::string out(buf.data == nullptr ? "" : std::string(buf.data, buf.size));
-  msgpack_sbuffer_destroy(&buf);
-  return out;
-}
-
-void PackStr(msgpack_packer* pk, const std::string& s) {
-  msgpack_pack_str_with_body(pk, s.data(), s.size());
-}
-void PackBin(msgpack_packer* pk, const std::string& s) {
-  msgpack_pack_bin_with_body(pk, s.data(), s.size());
-}
+using testing::Fill;
+using testing::Pack;
+using testing::PackBin;
+using testing::PackStr;
 
 // An array of the given elements, each written by its own Fill.
 std::string Array(const std::vector<Fill>& items) {
