@@ -14,7 +14,7 @@ L1Index::Slots L1Index::Allocate(size_t n) {
   return Slots(p);
 }
 
-L1Index::L1Index() : slots_(Allocate(16)), cap_(16), mask_(15) {}
+L1Index::L1Index() : slots_(Allocate(kMinSlots)), cap_(kMinSlots), mask_(kMinSlots - 1) {}
 
 L1Entry* L1Index::Probe(const uint64_t* table, size_t mask, uint64_t hash,
                         std::string_view key) {
@@ -51,14 +51,14 @@ void L1Index::Place(uint64_t hash, L1Entry* e) {
   slots_[i] = Pack(hash, e);
 }
 
-void L1Index::StartGrow() {
-  // A resize still running when the new table fills would need a third
-  // table; finish it first (cannot happen with kStepSlots >= 3, see Insert).
+void L1Index::StartResize(size_t new_cap) {
+  // A resize still running when another is due would need a third table;
+  // finish it first (growth cannot hit this with kStepSlots >= 3, see Insert).
   if (old_ != nullptr) Step(old_cap_);
   old_ = std::move(slots_);
   old_cap_ = cap_;
   old_pos_ = 0;
-  cap_ *= 2;
+  cap_ = new_cap;
   mask_ = cap_ - 1;
   slots_ = Allocate(cap_);
 }
@@ -79,12 +79,27 @@ void L1Index::Step(size_t n) {
   }
 }
 
+void L1Index::MaybeShrink() {
+  // Shrink (incrementally, like growth) once the table is under 1/8 full,
+  // so a cache emptied by deletes or expiry gives its index memory back.
+  // The new table starts at most 1/4 full, far from the 3/4 growth point.
+  if (old_ != nullptr || cap_ <= kMinSlots || size_ * 8 >= cap_) return;
+  size_t want = kMinSlots;
+  while (want < size_ * 4) want *= 2;
+  if (want < cap_) StartResize(want);
+}
+
+void L1Index::AdvanceResize(size_t slots) {
+  Step(slots);
+  MaybeShrink();
+}
+
 void L1Index::Insert(uint64_t hash, L1Entry* e) {
   Step(kStepSlots);
   // The new table starts at 3/8 load and must absorb the old table's
   // entries before it reaches 3/4: with 8 slots moved per insert, the old
   // table (cap/2 slots) is done after cap/16 inserts, well before that.
-  if ((size_ + 1) * 4 > cap_ * 3) StartGrow();
+  if ((size_ + 1) * 4 > cap_ * 3) StartResize(cap_ * 2);
   Place(hash, e);
   ++size_;
 }
@@ -103,6 +118,7 @@ void L1Index::Replace(uint64_t hash, L1Entry* old_entry, L1Entry* e) {
 void L1Index::Remove(uint64_t hash, L1Entry* e) {
   Step(kStepSlots);
   --size_;
+  MaybeShrink();
   size_t hole = SlotOf(slots_.get(), mask_, hash, e);
   if (hole == SIZE_MAX) {
     // Still in the old table: a tombstone keeps its probe runs intact.

@@ -12,6 +12,8 @@
 // tombstones so the old table's probe runs stay intact until it is freed.
 // No single operation rehashes a whole table, so growing from empty to
 // millions of entries does not stall the shard (bench/l1: l1-growth).
+// Below 1/8 load the table shrinks the same way, so memory charged for the
+// index follows the number of entries down as well as up.
 //
 // Thread affinity: none; the owning shard serialises access with its lock.
 #pragma once
@@ -38,10 +40,11 @@ class L1Index {
   // Removes e (which must be present).
   void Remove(uint64_t hash, L1Entry* e);
 
-  // Moves up to `slots` old slots of a resize in progress. Inserts and
-  // removes do this as they go; the background sweep calls it too, so that a
-  // cache that stops growing mid-resize does not keep both tables for good.
-  void AdvanceResize(size_t slots) { Step(slots); }
+  // Moves up to `slots` old slots of a resize in progress, and starts a
+  // shrink if the table is under 1/8 full. Inserts and removes do this as
+  // they go; the background sweep calls it too, so that a cache that stops
+  // changing mid-resize does not keep both tables (or an oversized one).
+  void AdvanceResize(size_t slots);
 
   size_t size() const { return size_; }
   bool resizing() const { return old_ != nullptr; }
@@ -57,6 +60,7 @@ class L1Index {
   static constexpr uint64_t kPtrMask = (uint64_t(1) << 48) - 1;
   static constexpr uint64_t kMoved = 1;  // old-table tombstone (no entry is at address 1)
   static constexpr size_t kStepSlots = 8;  // old slots moved per mutation
+  static constexpr size_t kMinSlots = 16;
   static uint64_t Tag(uint64_t hash) { return (hash >> 32) & 0xffff; }
   static uint64_t Pack(uint64_t hash, L1Entry* e) {
     return (Tag(hash) << 48) | (reinterpret_cast<uintptr_t>(e) & kPtrMask);
@@ -68,7 +72,8 @@ class L1Index {
   static size_t SlotOf(const uint64_t* table, size_t mask, uint64_t hash, const L1Entry* e);
   static L1Entry* Probe(const uint64_t* table, size_t mask, uint64_t hash, std::string_view key);
   void Place(uint64_t hash, L1Entry* e);  // into the new table, no growth check
-  void StartGrow();
+  void StartResize(size_t new_cap);
+  void MaybeShrink();
   void Step(size_t slots);  // moves up to `slots` old slots
 
   Slots slots_;

@@ -166,7 +166,7 @@ bool L1Shard::EvictOne(int64_t now_ms) {
 }
 
 size_t L1Shard::Sweep(size_t budget, int64_t now_ms, size_t* examined) {
-  if (index_.resizing()) index_.AdvanceResize(16 * budget);
+  index_.AdvanceResize(16 * budget);
   if (expiring_ == 0 && dead_ == 0) {  // nothing that a walk could reclaim
     if (examined != nullptr) *examined = 0;
     return 0;

@@ -69,6 +69,33 @@ TEST_CASE("L1Index: a resize left half-way is finished by AdvanceResize") {
   }
 }
 
+TEST_CASE("L1Index shrinks as entries go, incrementally") {
+  L1Index index;
+  std::vector<L1Entry*> entries;
+  for (int i = 0; i < 50000; ++i) {
+    std::string key = "key" + std::to_string(i);
+    entries.push_back(L1Entry::Create(key, "v", 0));
+    index.Insert(KeyHash(key), entries.back());
+  }
+  uint64_t full = index.memory_bytes();
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (i % 100 == 0) continue;  // keep 1%
+    index.Remove(KeyHash(entries[i]->key()), entries[i]);
+    L1Entry::Destroy(entries[i]);
+    entries[i] = nullptr;
+  }
+  // The background sweep keeps calling AdvanceResize: successive shrinks.
+  for (int i = 0; i < 100000 && (i == 0 || index.resizing()); ++i) index.AdvanceResize(64);
+  CHECK_FALSE(index.resizing());
+  CHECK(index.size() == 500);
+  CHECK(index.memory_bytes() * 16 < full);
+  for (L1Entry* e : entries) {
+    if (e == nullptr) continue;
+    CHECK(index.Find(KeyHash(e->key()), e->key()) == e);
+    L1Entry::Destroy(e);
+  }
+}
+
 TEST_CASE("L1Index: empty key and many colliding tags") {
   L1Index index;
   L1Entry* empty = L1Entry::Create("", "x", 0);
