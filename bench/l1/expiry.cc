@@ -202,7 +202,7 @@ int main(int argc, char** argv) {
   std::printf("  50%%: %s, 90%%: %s, 99%%: %s, 100%%: %s\n", t(at50).c_str(), t(at90).c_str(),
               t(at99).c_str(), t(at100).c_str());
   std::printf("  items left %llu (permanent %llu), dead %llu, used_bytes %llu "
-              "(permanent entries' charge %llu; index+ghost tables don't shrink)\n",
+              "(permanent entries' charge %llu; the index shrinks as entries go)\n",
               (unsigned long long)st.items, (unsigned long long)permanent,
               (unsigned long long)st.dead, (unsigned long long)st.bytes,
               (unsigned long long)perm_bytes_est);
