@@ -175,7 +175,8 @@ void Connection::OnRead(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
 void Connection::FailAndClose(Code code, const std::string& message) {
   worker_->shared()->protocol_errors.fetch_add(1, std::memory_order_relaxed);
   LOG_RATE_LIMITED(LogLevel::kWarn, "closing a client connection: %s", message.c_str());
-  Dispatcher::Fail(0, Status(code, message), this);
+  // Not a request: counted in protocol_errors, not in requests/errors_total.
+  RpcWriter(&out_).Error(0, Status(code, message));
   broken_ = true;
   StopReading();
 }
@@ -223,7 +224,7 @@ size_t Connection::ProcessBytes(const char* data, size_t size) {
     if (s.ok()) {
       dispatcher->Handle(req, this);
     } else {
-      Dispatcher::Fail(err_msgid, s, this);
+      dispatcher->HandleInvalid(err_msgid, s, this);
     }
     done += len;
   }

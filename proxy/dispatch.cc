@@ -108,6 +108,12 @@ Status ReadOptions(MsgpackCursor& p, bool allow_conditions, int64_t now_ms, SetO
 
 }  // namespace
 
+void Dispatcher::HandleInvalid(uint32_t msgid, const Status& status, ResponseSink* sink) {
+  counters_.Bump(counters_.requests);
+  sink->counters = &counters_;
+  Fail(msgid, status, sink);
+}
+
 void Dispatcher::Handle(const RpcRequest& request, ResponseSink* sink) {
   counters_.Bump(counters_.requests);
   sink->counters = &counters_;

@@ -60,6 +60,9 @@ class Dispatcher {
   Dispatcher(Chain* chain, const RequestLimits& limits, StatsProvider stats, Clock* clock);
 
   void Handle(const RpcRequest& request, ResponseSink* sink);
+  // A complete message that is not a valid request: counted as a request
+  // and an error, answered with `status` (BAD_REQUEST) under `msgid`.
+  void HandleInvalid(uint32_t msgid, const Status& status, ResponseSink* sink);
   // Writes an error response (also for a request that could not be parsed)
   // and counts it. Static so that completion callbacks capture only
   // (sink, msgid), which fits std::function's inline storage: no allocation.
