@@ -261,22 +261,31 @@ TEST_CASE("ParseRedirect rejects hostile input", "[cluster_slots]") {
 
 constexpr const char* kRedisServer = "/usr/bin/redis-server";
 
-// A free loopback port: bind port 0, read it back, close. Racy in theory;
-// redis-server failing to bind shows up as a connect timeout below.
-int FreePort() {
+// Whether a loopback TCP port can be bound right now.
+bool PortFree(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return -1;
+  if (fd < 0) return false;
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  int port = -1;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-    port = ntohs(a.sin_port);
-  }
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
   ::close(fd);
-  return port;
+  return ok;
+}
+
+// A port for a cluster-enabled redis-server: it also binds the cluster bus
+// on port + 10000, so an ephemeral port (often above 55535) would make it
+// fail to start. Picks from 20000..29999 where both ports are free. Racy in
+// theory; a redis-server that cannot bind shows up as a connect timeout.
+int FreeClusterPort() {
+  std::mt19937 rng(static_cast<unsigned>(::getpid()) * 7919u +
+                   static_cast<unsigned>(std::chrono::steady_clock::now().time_since_epoch().count()));
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    int port = 20000 + static_cast<int>(rng() % 10000);
+    if (PortFree(port) && PortFree(port + 10000)) return port;
+  }
+  return -1;
 }
 
 // One redis-server child, stopped by PID (SIGTERM, bounded wait, then SIGKILL).
@@ -445,7 +454,7 @@ TEST_CASE("KeySlot agrees with CLUSTER KEYSLOT of a real redis-server", "[cluste
     }
   } cleanup{dir};
 
-  const int port = FreePort();
+  const int port = FreeClusterPort();
   REQUIRE(port > 0);
   RedisProcess redis;
   REQUIRE(redis.Start(dir, port));
