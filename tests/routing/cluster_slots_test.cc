@@ -1,13 +1,13 @@
 #include "routing/cluster_slots.h"
 
+#include "tests/support/redis_server.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -259,79 +259,9 @@ TEST_CASE("ParseRedirect rejects hostile input", "[cluster_slots]") {
 // cluster-enabled node, no cluster creation needed. Skipped (with a warning)
 // when /usr/bin/redis-server is absent.
 
-constexpr const char* kRedisServer = "/usr/bin/redis-server";
-
-// Whether a loopback TCP port can be bound right now.
-bool PortFree(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return false;
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  ::close(fd);
-  return ok;
-}
-
-// A port for a cluster-enabled redis-server: it also binds the cluster bus
-// on port + 10000, so an ephemeral port (often above 55535) would make it
-// fail to start. Picks from 20000..29999 where both ports are free. Racy in
-// theory; a redis-server that cannot bind shows up as a connect timeout.
-int FreeClusterPort() {
-  std::mt19937 rng(static_cast<unsigned>(::getpid()) * 7919u +
-                   static_cast<unsigned>(std::chrono::steady_clock::now().time_since_epoch().count()));
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    int port = 20000 + static_cast<int>(rng() % 10000);
-    if (PortFree(port) && PortFree(port + 10000)) return port;
-  }
-  return -1;
-}
-
-// One redis-server child, stopped by PID (SIGTERM, bounded wait, then SIGKILL).
-class RedisProcess {
- public:
-  bool Start(const std::string& dir, int port) {
-    const std::string port_s = std::to_string(port);
-    const std::string conf = dir + "/nodes.conf";
-    const std::string log = dir + "/redis.log";
-    // clang-format off
-    std::vector<std::string> args = {kRedisServer, "--port", port_s, "--bind", "127.0.0.1",
-                                     "--cluster-enabled", "yes", "--cluster-config-file", conf,
-                                     "--save", "", "--appendonly", "no", "--dir", dir,
-                                     "--logfile", log};
-    // clang-format on
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_ = ::fork();
-    if (pid_ < 0) return false;
-    if (pid_ == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive a crashed test
-      ::execv(kRedisServer, argv.data());
-      ::_exit(127);
-    }
-    return true;
-  }
-  ~RedisProcess() { Stop(); }
-  void Stop() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
-    for (int i = 0; i < 100; i++) {  // up to 5 s
-      if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
-        pid_ = -1;
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-};
+using testing::kRedisServerPath;
+using testing::RedisServer;
+using testing::TempDir;
 
 // A minimal blocking RESP client: enough for CLUSTER KEYSLOT.
 class RespConnection {
@@ -439,27 +369,16 @@ std::vector<std::string> CrossCheckKeys() {
 }
 
 TEST_CASE("KeySlot agrees with CLUSTER KEYSLOT of a real redis-server", "[cluster_slots][redis]") {
-  if (::access(kRedisServer, X_OK) != 0) {
-    WARN("skipped: " << kRedisServer << " not found");
+  if (::access(kRedisServerPath, X_OK) != 0) {
+    WARN("skipped: " << kRedisServerPath << " not found");
     return;
   }
-  char tmpl[] = "/tmp/strata-keyslot-XXXXXX";
-  REQUIRE(::mkdtemp(tmpl) != nullptr);
-  const std::string dir = tmpl;
-  struct DirCleanup {
-    std::string dir;
-    ~DirCleanup() {
-      std::error_code ec;
-      std::filesystem::remove_all(dir, ec);
-    }
-  } cleanup{dir};
-
-  const int port = FreeClusterPort();
-  REQUIRE(port > 0);
-  RedisProcess redis;
-  REQUIRE(redis.Start(dir, port));
+  TempDir dir;
+  auto redis = RedisServer::Tcp({"--cluster-enabled", "yes", "--cluster-config-file",
+                                 dir.path() + "/nodes.conf", "--dir", dir.path()},
+                                /*cluster_bus=*/true);
   RespConnection conn;
-  REQUIRE(conn.Connect(port));
+  REQUIRE(conn.Connect(redis->port()));
 
   const std::vector<std::string> keys = CrossCheckKeys();
   REQUIRE(keys.size() == 2000);
@@ -486,7 +405,7 @@ TEST_CASE("KeySlot agrees with CLUSTER KEYSLOT of a real redis-server", "[cluste
   }
   INFO(first_mismatches);
   CHECK(mismatches == 0);
-  redis.Stop();
+  redis->Stop();
 }
 
 }  // namespace

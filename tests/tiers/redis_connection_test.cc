@@ -2,6 +2,8 @@
 // by PID) by these tests, on a Unix socket in a temp dir or a loopback port.
 #include "tiers/redis_connection.h"
 
+#include "tests/support/redis_server.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -31,151 +33,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using RType = RedisReply::Type;
 
-bool CanConnectUnix(const std::string& path) {
-  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-  sockaddr_un a{};
-  a.sun_family = AF_UNIX;
-  std::strncpy(a.sun_path, path.c_str(), sizeof(a.sun_path) - 1);
-  bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
-  close(fd);
-  return ok;
-}
-
-bool CanConnectTcp(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
-  close(fd);
-  return ok;
-}
-
-bool PortFree(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
-  close(fd);
-  return ok;
-}
-
-// A redis-server child process; stopped by PID in the destructor.
-class RedisServer {
- public:
-  // Unix socket server in `dir` (port 0: no TCP).
-  static std::unique_ptr<RedisServer> Unix(const std::string& dir,
-                                           std::vector<std::string> extra = {}) {
-    auto s = std::unique_ptr<RedisServer>(new RedisServer);
-    s->sock_ = dir + "/r.sock";
-    std::vector<std::string> args = {"--port", "0", "--unixsocket", s->sock_};
-    args.insert(args.end(), extra.begin(), extra.end());
-    s->Spawn(args);
-    s->WaitReady([&] { return CanConnectUnix(s->sock_); });
-    return s;
-  }
-  // TCP server on a free loopback port in 20000..29999.
-  static std::unique_ptr<RedisServer> Tcp(std::vector<std::string> extra = {}) {
-    std::mt19937 rng(static_cast<uint32_t>(getpid() ^ Clock::now().time_since_epoch().count()));
-    for (int tries = 0; tries < 20; ++tries) {
-      int port = 20000 + static_cast<int>(rng() % 10000);
-      if (!PortFree(port)) continue;
-      auto s = std::unique_ptr<RedisServer>(new RedisServer);
-      s->port_ = port;
-      std::vector<std::string> args = {"--port", std::to_string(port), "--bind", "127.0.0.1"};
-      args.insert(args.end(), extra.begin(), extra.end());
-      s->Spawn(args);
-      if (s->WaitReady([&] { return CanConnectTcp(port); })) return s;
-    }
-    FAIL("could not start a TCP redis-server");
-    return nullptr;
-  }
-
-  ~RedisServer() { Stop(); }
-
-  void Stop(int sig = SIGTERM) {
-    if (pid_ <= 0) return;
-    kill(pid_, sig);
-    auto deadline = Clock::now() + std::chrono::seconds(2);
-    int status = 0;
-    while (waitpid(pid_, &status, WNOHANG) == 0) {
-      if (Clock::now() > deadline) {
-        kill(pid_, SIGKILL);
-        waitpid(pid_, &status, 0);
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    pid_ = -1;
-  }
-
-  const std::string& sock() const { return sock_; }
-  int port() const { return port_; }
-
- private:
-  RedisServer() = default;
-
-  void Spawn(const std::vector<std::string>& extra) {
-    std::vector<std::string> args = {"/usr/bin/redis-server", "--save", "", "--appendonly", "no",
-                                     "--loglevel", "warning", "--enable-debug-command", "yes"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    pid_t parent = getpid();
-    pid_ = fork();
-    REQUIRE(pid_ >= 0);
-    if (pid_ == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      int devnull = open("/dev/null", O_WRONLY);
-      if (devnull >= 0) {
-        dup2(devnull, STDOUT_FILENO);
-        dup2(devnull, STDERR_FILENO);
-      }
-      if (getppid() != parent) _exit(1);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-  }
-
-  bool WaitReady(const std::function<bool()>& ready) {
-    auto deadline = Clock::now() + std::chrono::seconds(3);
-    while (Clock::now() < deadline) {
-      if (ready()) return true;
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return false;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    return false;
-  }
-
-  pid_t pid_ = -1;
-  std::string sock_;
-  int port_ = 0;
-};
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/strata-redis-XXXXXX";
-    REQUIRE(mkdtemp(tmpl) != nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using testing::RedisServer;
+using testing::PortFree;
+using testing::TempDir;
 
 // A private uv loop driven by the test thread.
 class Loop {
