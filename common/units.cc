@@ -25,8 +25,9 @@ constexpr Unit kSizeUnits[] = {
 constexpr std::string_view kSizeUnitList = "B, KB, MB, GB, TB, KiB, MiB, GiB or TiB";
 
 // Largest first: FormatDuration takes the first that divides exactly.
-constexpr Unit kDurationUnits[] = {{"h", 3'600'000}, {"m", 60'000}, {"s", 1000}, {"ms", 1}};
-constexpr std::string_view kDurationUnitList = "ms, s, m or h";
+constexpr Unit kDurationUnits[] = {
+    {"d", 86'400'000}, {"h", 3'600'000}, {"m", 60'000}, {"s", 1000}, {"ms", 1}};
+constexpr std::string_view kDurationUnitList = "ms, s, m, h or d";
 
 // How a kind of quantity is spelled and bounded.
 struct QuantityKind {

@@ -1,8 +1,9 @@
 // The option table, the order in which sources override one another, and
 // the --help and --print-config renderings. Around it: config_kinds.h and
 // config_values.h (how each kind of value is read and written),
-// config_toml.cc, config_env.cc and config_args.cc (the sources), and
-// config_validate.cc (cross-field checks).
+// config_toml.cc, config_env.cc and config_args.cc (the sources),
+// config_policy.h ([[policy]] tables) and config_validate.cc (cross-field
+// checks).
 #include "proxy/config.h"
 
 #include <cerrno>
@@ -14,6 +15,7 @@
 
 #include "proxy/config_kinds.h"
 #include "proxy/config_options.h"
+#include "proxy/config_policy.h"
 #include "proxy/config_sources.h"
 #include "proxy/config_text.h"
 
@@ -33,6 +35,7 @@ std::string Shown(const RawValue& value) {
 // A new knob is one entry here.
 const std::vector<Option>& Options() {
   using Srv = ServerConfig;
+  using L2 = L2Config;
   constexpr auto kServer = &Config::server;
   constexpr auto kL1 = &Config::l1;
   constexpr auto kL2 = &Config::l2;
@@ -72,10 +75,38 @@ const std::vector<Option>& Options() {
                "how often L1 looks for expired entries"),
       Count("l1.sweep_batch", kL1, &L1Config::sweep_batch, 1,
             "entries examined per shard per sweep tick"),
+      Duration("l1.negative_ttl", kL1, &L1Config::negative_ttl_ms,
+               "how long L1 remembers that a key is absent from the tiers below; 0 = off"),
       Enum("l2.mode", kL2, &L2Config::mode, {"off", "standalone", "sharded", "cluster"},
            "how L2 (Redis) is reached; off = no L2"),
       List("l2.endpoints", kL2, &L2Config::endpoints, "URL,...",
            "redis://[user:pass@]host:port[/db] or unix:///path; env and flag: comma-separated"),
+      Text("l2.key_prefix", kL2, &L2::key_prefix, "TEXT", "prepended to every key sent to Redis"),
+      Bool("l2.hash_tags", kL2, &L2::hash_tags, "sharded: route a key \"{tag}rest\" by its tag"),
+      Count("l2.vnodes", kL2, &L2::vnodes, 1, 65536,
+            "sharded: virtual nodes per endpoint, 1 to 65536"),
+      Duration("l2.connect_timeout", kL2, &L2::connect_timeout_ms,
+               "connect plus AUTH/SELECT budget per attempt"),
+      Duration("l2.command_timeout", kL2, &L2::command_timeout_ms,
+               "per-command reply budget; 0 = none"),
+      Duration("l2.reconnect_base", kL2, &L2::reconnect_base_ms,
+               "first reconnect delay (jittered, doubling)"),
+      Duration("l2.reconnect_max", kL2, &L2::reconnect_max_ms, "reconnect delay cap"),
+      Count("l2.breaker_failures", kL2, &L2::breaker_failures, 1,
+            "consecutive failures that open an endpoint's circuit breaker"),
+      Duration("l2.breaker_open", kL2, &L2::breaker_open_ms,
+               "first circuit-breaker cool-down before a probe"),
+      Duration("l2.breaker_max_open", kL2, &L2::breaker_max_open_ms,
+               "cool-down cap after repeated failed probes"),
+      Bool("l2.read_from_replicas", kL2, &L2::read_from_replicas,
+           "cluster: gets and ttls may go to replicas"),
+      Duration("l2.topology_refresh", kL2, &L2::topology_refresh_ms,
+               "cluster: how often slots are re-read; 0 = only after errors"),
+      Count("l2.max_redirects", kL2, &L2::max_redirects, 1, 100,
+            "cluster: MOVED/ASK hops one request may follow, 1 to 100"),
+      Count("l2.max_retries", kL2, &L2::max_retries, 0, 100,
+            "TRYAGAIN/CLUSTERDOWN/LOADING retries per request, at most 100; 0 = none"),
+      Duration("l2.retry_base", kL2, &L2::retry_base_ms, "first retry delay; doubles per retry"),
       Bool("l3.enabled", kL3, &L3Config::enabled, "use the RocksDB tier"),
       Text("l3.path", kL3, &L3Config::path, "PATH", "RocksDB directory"),
       Text("wal.path", kWal, &WalConfig::path, "PATH", "write-behind journal directory"),
@@ -216,7 +247,7 @@ StatusOr<CommandLine> ParseCommandLine(int argc, const char* const* argv, const 
 std::string ToToml(const Config& config) {
   std::string out =
       "# Strata configuration. Sizes: 512MiB, 16KiB, 1GB or plain bytes.\n"
-      "# Durations: 250ms, 10s, 5m, 1h or plain milliseconds.\n";
+      "# Durations: 250ms, 10s, 5m, 1h, 1d or plain milliseconds.\n";
   std::string_view section;
   for (const Option& option : Options()) {
     if (SectionOf(option.name) != section) {
@@ -226,7 +257,7 @@ std::string ToToml(const Config& config) {
     out += "# " + std::string(option.help) + "\n";
     out += std::string(KeyOf(option.name)) + " = " + option.toml(config) + "\n";
   }
-  return out;
+  return out + config_internal::PoliciesToml(config.policies);
 }
 
 std::string HelpText() {
@@ -241,6 +272,7 @@ std::string HelpText() {
       "Every option can be set as `key = value` under [section] in the TOML file, by\n"
       "its environment variable, or by a flag (--section.key=VALUE or --section.key\n"
       "VALUE). Later sources win: defaults < file < environment < flags.\n"
+      "[[policy]] tables (at the end) can only be set in the file.\n"
       "Sizes: 512MiB, 16KiB, 1GB or plain bytes. Durations: 250ms, 10s, 5m, 1h or\n"
       "plain milliseconds. Booleans: true/false (also 1/0, yes/no outside TOML).\n"
       "\n"
@@ -254,7 +286,7 @@ std::string HelpText() {
     out += "      env " + config_internal::EnvVarName(option.name) + ", default " + default_text +
            "\n";
   }
-  return out;
+  return out + "\n" + config_internal::PolicyHelp();
 }
 
 }  // namespace strata

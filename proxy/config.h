@@ -5,7 +5,8 @@
 // (--server.socket=PATH or --server.socket PATH). Sizes accept units
 // (512MiB, 16KiB, 1GB, plain bytes); durations accept units (250ms, 10s, 1m,
 // plain = milliseconds). An invalid value is an error naming the key, the
-// value and what is allowed.
+// value and what is allowed. [[policy]] tables (per-key-prefix policies)
+// come only from the TOML file; config_policy.h reads and writes them.
 //
 // The option table (name, default, help, parser) lives in config.cc next to
 // nothing else; modules add their knobs there, one line each.
@@ -45,11 +46,29 @@ struct L1Config {
   uint32_t shards = 0;     // 0 = automatic (a power of two)
   int64_t sweep_interval_ms = 100;
   uint32_t sweep_batch = 64;  // entries examined per shard per sweep step
+  // How long L1 remembers that a key is absent from the tiers below; 0 = off.
+  int64_t negative_ttl_ms = 0;
 };
 
 struct L2Config {
   std::string mode = "off";  // off | standalone | sharded | cluster
+  // standalone: exactly one; sharded: the ring's nodes; cluster: seeds (TCP).
   std::vector<std::string> endpoints;
+  std::string key_prefix;  // prepended to every key sent to Redis
+  bool hash_tags = false;  // sharded: route "{tag}rest" by "tag"
+  uint32_t vnodes = 2048;  // sharded: virtual nodes per endpoint, 1..65536
+  int64_t connect_timeout_ms = 1000;
+  int64_t command_timeout_ms = 250;  // 0 = none
+  int64_t reconnect_base_ms = 50;    // first reconnect delay; doubles up to reconnect_max_ms
+  int64_t reconnect_max_ms = 5000;
+  uint32_t breaker_failures = 5;        // consecutive failures that open an endpoint's breaker
+  int64_t breaker_open_ms = 1000;       // first cool-down
+  int64_t breaker_max_open_ms = 30000;  // cool-down cap after failed probes
+  bool read_from_replicas = false;      // cluster: reads may go to replicas
+  int64_t topology_refresh_ms = 10000;  // cluster: 0 = only after errors
+  uint32_t max_redirects = 5;           // MOVED/ASK hops for one request, 1..100
+  uint32_t max_retries = 5;             // TRYAGAIN/CLUSTERDOWN/LOADING retries, 0..100
+  int64_t retry_base_ms = 10;           // first retry delay; doubles per retry
 };
 
 struct L3Config {
@@ -70,6 +89,16 @@ struct LogConfig {
   std::string level = "info";  // debug | info | warn | error | off
 };
 
+// One [[policy]] table: how keys that start with `prefix` are cached. Only
+// the TOML file sets policies; environment variables and flags cannot.
+struct PolicyConfig {
+  std::string prefix;              // required; the longest matching prefix wins
+  std::vector<std::string> tiers;  // ordered subset of l1, l2, l3; empty = every configured tier
+  std::string write = "default";   // default | behind | through | around
+  int64_t default_ttl_ms = 0;      // applied to sets without ttl_ms; 0 = none
+  int64_t max_ttl_ms = 0;          // caps every TTL (set, expire, fills); 0 = none
+};
+
 struct Config {
   ServerConfig server;
   L1Config l1;
@@ -78,6 +107,7 @@ struct Config {
   WalConfig wal;
   AdminConfig admin;
   LogConfig log;
+  std::vector<PolicyConfig> policies;  // in file order
 };
 
 // What the command line asked for besides settings.
@@ -104,7 +134,8 @@ std::string ToToml(const Config& config);
 // The --help text: every option, its env var, its default and its meaning.
 std::string HelpText();
 
-// Cross-field checks (e.g. max_key_bytes <= max_message_bytes).
+// Cross-field checks (e.g. max_key_bytes <= max_message_bytes, l2.endpoints
+// parse, policies name configured tiers).
 Status Validate(const Config& config);
 
 }  // namespace strata

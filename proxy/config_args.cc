@@ -47,6 +47,10 @@ class ArgScanner {
       return ScanConfigFile(name, value, command_line);
     }
     const Option* option = FindOption(name);
+    if (option == nullptr && (name == "policy" || name.starts_with("policy."))) {
+      return Status::BadArgs("flag --" + std::string(name) +
+                             ": [[policy]] tables can only be set in the config file");
+    }
     if (option == nullptr) {
       return Status::BadArgs("unknown flag " + std::string(arg.substr(0, eq)) +
                              " (see strata --help)");

@@ -38,6 +38,10 @@ Status ApplyEnvironment(const char* const* envp, Config* config) {
     const std::string_view var = entry.substr(0, eq);
     const Option* option = FindOptionByEnvVar(var);
     if (option == nullptr) {
+      if (var.starts_with("STRATA_POLICY_")) {
+        return Status::BadArgs(std::string(var) +
+                               ": [[policy]] tables can only be set in the config file");
+      }
       const std::string guess = OptionNameForUnknownVar(var);
       if (guess.empty()) continue;  // not one of ours, e.g. STRATA_HOME
       return Status::BadArgs("unknown environment variable " + std::string(var) + ": " +

@@ -60,23 +60,30 @@ Option Enum(std::string_view name, S Config::*s, std::string S::*m,
           [f](const Config& c) { return f(c); }};
 }
 
-// An unsigned integer of at least `min` that fits T.
+// An unsigned integer in [min, max]; max must fit T.
 template <typename S, typename T>
-Option Count(std::string_view name, S Config::*s, T S::*m, uint64_t min, std::string_view help) {
+Option Count(std::string_view name, S Config::*s, T S::*m, uint64_t min, uint64_t max,
+             std::string_view help) {
   static_assert(std::is_unsigned_v<T>);
   Field<S, T> f{s, m};
   return {name,
           "N",
           min > 0 ? "a positive integer" : "a non-negative integer",
           help,
-          [f, min](const RawValue& v, Config* c) {
+          [f, min, max](const RawValue& v, Config* c) {
             uint64_t n = 0;
-            Status status = ReadCount(v, min, std::numeric_limits<T>::max(), &n);
+            Status status = ReadCount(v, min, max, &n);
             if (status.ok()) f(c) = static_cast<T>(n);
             return status;
           },
           [f](const Config& c) { return std::to_string(f(c)); },
           [f](const Config& c) { return std::to_string(f(c)); }};
+}
+
+// An unsigned integer of at least `min` that fits T.
+template <typename S, typename T>
+Option Count(std::string_view name, S Config::*s, T S::*m, uint64_t min, std::string_view help) {
+  return Count(name, s, m, min, std::numeric_limits<T>::max(), help);
 }
 
 template <typename S>

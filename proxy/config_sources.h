@@ -17,8 +17,9 @@ namespace strata::config_internal {
 
 // Applies each STRATA_<SECTION>_<KEY> variable in envp (NULL-terminated
 // "K=V" strings; may be null) to *config. A STRATA_ variable under a known
-// section that names no option is an error; any other (STRATA_HOME) is not
-// ours and is skipped. Errors name the variable.
+// section that names no option is an error, and so is STRATA_POLICY_* (policies
+// come only from the TOML file); any other (STRATA_HOME) is not ours and is
+// skipped. Errors name the variable.
 Status ApplyEnvironment(const char* const* envp, Config* config);
 
 // One --section.key setting from argv, held until the file and the

@@ -1,5 +1,6 @@
 // ApplyToml: the adapter between toml++ and the option table. The only file
-// that includes toml++; it knows no option by name, only "section.key".
+// that includes toml++; it knows no option by name, only "section.key", and
+// hands the keys of [[policy]] tables to config_policy.h.
 //
 // Thread affinity: none (pure function of its arguments).
 
@@ -8,9 +9,11 @@
 
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "proxy/config.h"
 #include "proxy/config_options.h"
+#include "proxy/config_policy.h"
 
 namespace strata {
 namespace {
@@ -87,6 +90,32 @@ Status ApplySection(std::string_view section, const toml::table& table, std::str
   return Status::Ok();
 }
 
+// [[policy]]: an array of tables, each a PolicyConfig. A document that has
+// them replaces any policies set before; one that has none keeps them.
+Status ApplyPolicies(const toml::node& node, std::string_view origin, Config* config) {
+  const toml::array* array = node.as_array();
+  if (array == nullptr) {
+    return At(origin, node.source(),
+              "policy must be an array of tables: write [[policy]], not [policy]");
+  }
+  std::vector<PolicyConfig> policies;
+  for (const toml::node& item : *array) {
+    const size_t index = policies.size();
+    const toml::table* table = item.as_table();
+    if (table == nullptr) {
+      return At(origin, item.source(),
+                config_internal::PolicyName(index) + " must be a table (write [[policy]])");
+    }
+    PolicyConfig& policy = policies.emplace_back();
+    for (const auto& [key, value] : *table) {
+      Status status = config_internal::SetPolicyKey(index, key.str(), ToRawValue(value), &policy);
+      if (!status.ok()) return At(origin, key.source(), status.message());
+    }
+  }
+  config->policies = std::move(policies);
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status ApplyToml(std::string_view text, std::string_view origin, Config* config) {
@@ -99,6 +128,11 @@ Status ApplyToml(std::string_view text, std::string_view origin, Config* config)
   Config updated = *config;
   for (const auto& [key, node] : result.table()) {
     const std::string section(key.str());
+    if (section == "policy") {
+      Status status = ApplyPolicies(node, origin, &updated);
+      if (!status.ok()) return status;
+      continue;
+    }
     if (!node.is_table()) {
       return At(origin, node.source(),
                 "key " + section + " must be inside a [section] (write [server], then its keys)");

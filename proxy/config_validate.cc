@@ -10,8 +10,10 @@
 #include "common/units.h"
 #include "proxy/config.h"
 #include "proxy/config_options.h"
+#include "proxy/config_policy.h"
 #include "proxy/config_text.h"
 #include "proxy/config_values.h"
+#include "tiers/redis_connection.h"
 
 namespace strata {
 namespace {
@@ -102,20 +104,73 @@ void ValidateL1(const L1Config& l1, Problems* p) {
   }
   if (l1.sweep_interval_ms <= 0) p->Add("l1.sweep_interval must be greater than 0");
   if (l1.sweep_batch == 0) p->Add("l1.sweep_batch must be at least 1");
+  if (l1.negative_ttl_ms < 0) p->Add("l1.negative_ttl must not be negative");
+}
+
+void ValidateEndpoints(const L2Config& l2, Problems* p) {
+  if (l2.mode == "off" && !l2.endpoints.empty()) {
+    p->Add("l2.endpoints set but l2.mode is off (set l2.mode, or clear l2.endpoints)");
+  }
+  if (l2.mode == "standalone" && l2.endpoints.size() != 1) {
+    p->Add("l2.endpoints must list exactly one endpoint when l2.mode is standalone, not " +
+           std::to_string(l2.endpoints.size()));
+  }
+  if ((l2.mode == "sharded" || l2.mode == "cluster") && l2.endpoints.empty()) {
+    p->Add("l2.endpoints must list at least one endpoint when l2.mode is " + l2.mode);
+  }
+  for (size_t i = 0; i < l2.endpoints.size(); ++i) {
+    // Not the value itself: it may hold a password. The index says which.
+    const std::string name = "l2.endpoints[" + std::to_string(i) + "]";
+    StatusOr<RedisEndpoint> endpoint = ParseRedisEndpoint(l2.endpoints[i]);
+    if (!endpoint.ok()) {
+      p->Add(name + ": " + endpoint.status().message());
+    } else if (l2.mode == "cluster" && endpoint->kind != RedisEndpoint::Kind::kTcp) {
+      p->Add(name + ": cluster mode needs TCP endpoints (redis://host:port), not " +
+             Quote(l2.endpoints[i]));
+    }
+  }
 }
 
 void ValidateL2(const L2Config& l2, Problems* p) {
   if (!IsOneOf(l2.mode, {"off", "standalone", "sharded", "cluster"})) {
     p->Add("l2.mode must be one of off, standalone, sharded, cluster, not " + Quote(l2.mode));
   }
-  if (l2.mode != "off" && l2.endpoints.empty()) {
-    p->Add("l2.endpoints must list at least one endpoint when l2.mode is " + l2.mode);
+  ValidateEndpoints(l2, p);
+  if (l2.vnodes < 1 || l2.vnodes > 65536) {
+    p->Add("l2.vnodes must be from 1 to 65536, not " + std::to_string(l2.vnodes));
   }
-  for (const std::string& endpoint : l2.endpoints) {
-    if (!endpoint.starts_with("redis://") && !endpoint.starts_with("unix://")) {
-      p->Add("l2.endpoints item " + Quote(endpoint) +
-             " must start with redis:// (redis://host:port) or unix:// (unix:///path)");
-    }
+  if (l2.breaker_failures < 1) p->Add("l2.breaker_failures must be at least 1");
+  if (l2.max_redirects < 1 || l2.max_redirects > 100) {
+    p->Add("l2.max_redirects must be from 1 to 100, not " + std::to_string(l2.max_redirects));
+  }
+  if (l2.max_retries > 100) {
+    p->Add("l2.max_retries must be at most 100, not " + std::to_string(l2.max_retries));
+  }
+  const struct {
+    const char* name;
+    int64_t ms;
+    bool zero_ok;
+  } durations[] = {
+      {"l2.connect_timeout", l2.connect_timeout_ms, false},
+      {"l2.command_timeout", l2.command_timeout_ms, true},
+      {"l2.reconnect_base", l2.reconnect_base_ms, false},
+      {"l2.reconnect_max", l2.reconnect_max_ms, false},
+      {"l2.breaker_open", l2.breaker_open_ms, false},
+      {"l2.breaker_max_open", l2.breaker_max_open_ms, false},
+      {"l2.topology_refresh", l2.topology_refresh_ms, true},
+      {"l2.retry_base", l2.retry_base_ms, true},
+  };
+  for (const auto& d : durations) {
+    if (d.ms < 0) p->Add(std::string(d.name) + " must not be negative");
+    if (d.ms == 0 && !d.zero_ok) p->Add(std::string(d.name) + " must be greater than 0");
+  }
+  if (l2.reconnect_max_ms < l2.reconnect_base_ms) {
+    p->Add("l2.reconnect_max (" + FormatDuration(l2.reconnect_max_ms) +
+           ") must be at least l2.reconnect_base (" + FormatDuration(l2.reconnect_base_ms) + ")");
+  }
+  if (l2.breaker_max_open_ms < l2.breaker_open_ms) {
+    p->Add("l2.breaker_max_open (" + FormatDuration(l2.breaker_max_open_ms) +
+           ") must be at least l2.breaker_open (" + FormatDuration(l2.breaker_open_ms) + ")");
   }
 }
 
@@ -141,6 +196,9 @@ Status Validate(const Config& config) {
   ValidateL1(config.l1, &problems);
   ValidateL2(config.l2, &problems);
   ValidateOthers(config, &problems);
+  for (std::string& problem : config_internal::PolicyProblems(config)) {
+    problems.Add(std::move(problem));
+  }
   return problems.ToStatus();
 }
 

@@ -29,9 +29,20 @@ struct Dispatcher::Call {
   ResponseSink* sink;
 };
 
+namespace {
+Policy FallbackPolicy(Chain* chain) {
+  Policy p;
+  p.chain = chain;
+  return p;
+}
+}  // namespace
+
 Dispatcher::Dispatcher(Chain* chain, const RequestLimits& limits, StatsProvider stats,
                        Clock* clock)
-    : chain_(chain), limits_(limits), stats_(std::move(stats)),
+    : own_policies_(FallbackPolicy(chain), {}),
+      policies_(&own_policies_),
+      limits_(limits),
+      stats_(std::move(stats)),
       clock_(clock != nullptr ? clock : SystemClock::Default()) {}
 
 void Dispatcher::Fail(uint32_t msgid, const Status& status, ResponseSink* sink) {
@@ -144,7 +155,7 @@ void Dispatcher::Get(Call& c) {
   ResponseSink* sink = c.sink;
   uint32_t msgid = c.msgid;
   sink->Hold();
-  chain_->Get(key, [sink, msgid](const GetResult& r) {
+  policies_->Match(key).chain->Get(key, [sink, msgid](const GetResult& r) {
     if (sink->alive()) {
       if (!r.status.ok()) Fail(msgid, r.status, sink);
       else if (r.found) RpcWriter(sink->output()).Bin(msgid, r.value);
@@ -167,7 +178,12 @@ void Dispatcher::Set(Call& c) {
   ResponseSink* sink = c.sink;
   uint32_t msgid = c.msgid;
   sink->Hold();
-  chain_->Set(key, value, opts.write, opts.mode, [sink, msgid](const WriteResult& r) {
+  const Policy& policy = policies_->Match(key);
+  if (policy.has_ttl_rules()) {
+    opts.write.expire_at_ms = policy.ExpiryFor(opts.write.expire_at_ms, clock_->NowMs());
+  }
+  policy.chain->Set(key, value, opts.write, policy.ModeFor(opts.mode),
+                    [sink, msgid](const WriteResult& r) {
     if (sink->alive()) {
       if (!r.status.ok()) Fail(msgid, r.status, sink);
       else RpcWriter(sink->output()).Bool(msgid, r.applied);
@@ -227,7 +243,7 @@ void Dispatcher::Del(Call& c) {
   auto g = std::make_shared<Gather>(Gather{c.sink, c.msgid, keys.size(), {}, {}, 0});
   c.sink->Hold();
   for (std::string_view k : keys) {
-    chain_->Delete(k, [g](const WriteResult& r) {
+    policies_->Match(k).chain->Delete(k, [g](const WriteResult& r) {
       g->Done(r.status, [&](RpcWriter& w) { w.Bool(g->msgid, true); });
     });
   }
@@ -241,7 +257,7 @@ void Dispatcher::Exists(Call& c) {
   auto g = std::make_shared<Gather>(Gather{c.sink, c.msgid, keys.size(), {}, {}, 0});
   c.sink->Hold();
   for (std::string_view k : keys) {
-    chain_->Ttl(k, [g](const TtlResult& r) {
+    policies_->Match(k).chain->Ttl(k, [g](const TtlResult& r) {
       if (r.status.ok() && r.ttl_ms != -2) ++g->count;
       g->Done(r.status, [&](RpcWriter& w) { w.Int(g->msgid, g->count); });
     });
@@ -261,7 +277,7 @@ void Dispatcher::MGet(Call& c) {
   g->values.resize(keys.size());
   c.sink->Hold();
   for (size_t i = 0; i < keys.size(); ++i) {
-    chain_->Get(keys[i], [g, i](const GetResult& r) {
+    policies_->Match(keys[i]).chain->Get(keys[i], [g, i](const GetResult& r) {
       if (r.status.ok() && r.found) g->values[i].emplace(r.value);
       g->Done(r.status, [&](RpcWriter& w) {
         w.BeginArray(g->msgid, static_cast<uint32_t>(g->values.size()));
@@ -298,8 +314,12 @@ void Dispatcher::MSet(Call& c) {
   }
   auto g = std::make_shared<Gather>(Gather{c.sink, c.msgid, n / 2, {}, {}, 0});
   c.sink->Hold();
+  int64_t now = clock_->NowMs();
   for (uint32_t i = 0; i < n; i += 2) {
-    chain_->Set(kv[i], kv[i + 1], opts.write, opts.mode, [g](const WriteResult& r) {
+    const Policy& policy = policies_->Match(kv[i]);
+    WriteOptions w = opts.write;
+    if (policy.has_ttl_rules()) w.expire_at_ms = policy.ExpiryFor(w.expire_at_ms, now);
+    policy.chain->Set(kv[i], kv[i + 1], w, policy.ModeFor(opts.mode), [g](const WriteResult& r) {
       g->Done(r.status, [&](RpcWriter& w) { w.Bool(g->msgid, true); });
     });
   }
@@ -312,7 +332,7 @@ void Dispatcher::Ttl(Call& c) {
   ResponseSink* sink = c.sink;
   uint32_t msgid = c.msgid;
   sink->Hold();
-  chain_->Ttl(key, [sink, msgid](const TtlResult& r) {
+  policies_->Match(key).chain->Ttl(key, [sink, msgid](const TtlResult& r) {
     if (sink->alive()) {
       if (!r.status.ok()) Fail(msgid, r.status, sink);
       else RpcWriter(sink->output()).Int(msgid, r.ttl_ms);
@@ -334,10 +354,14 @@ void Dispatcher::Expire(Call& c) {
   }
   int64_t now = clock_->NowMs();
   int64_t expire_at = ttl <= 0 ? now : now + ttl;
+  const Policy& policy = policies_->Match(key);
+  if (policy.max_ttl_ms > 0 && expire_at > now + policy.max_ttl_ms) {
+    expire_at = now + policy.max_ttl_ms;
+  }
   ResponseSink* sink = c.sink;
   uint32_t msgid = c.msgid;
   sink->Hold();
-  chain_->Expire(key, expire_at, [sink, msgid](const WriteResult& r) {
+  policy.chain->Expire(key, expire_at, [sink, msgid](const WriteResult& r) {
     if (sink->alive()) {
       if (!r.status.ok()) Fail(msgid, r.status, sink);
       else RpcWriter(sink->output()).Bool(msgid, r.applied);

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "proxy/policy.h"
 #include "proxy/rpc_request.h"
 #include "tiers/chain.h"
 
@@ -57,7 +58,12 @@ using StatsProvider = std::function<std::vector<std::pair<std::string, double>>(
 
 class Dispatcher {
  public:
+  // Every key uses `chain` (no policies) until SetPolicies(). `chain` may be
+  // null if SetPolicies() comes before the first request.
   Dispatcher(Chain* chain, const RequestLimits& limits, StatsProvider stats, Clock* clock);
+
+  // Per-key policies (borrowed; must outlive the dispatcher or be replaced).
+  void SetPolicies(const PolicyTable* policies) { policies_ = policies; }
 
   void Handle(const RpcRequest& request, ResponseSink* sink);
   // A complete message that is not a valid request: counted as a request
@@ -84,7 +90,8 @@ class Dispatcher {
   void Exists(Call& c);
   void Stats(Call& c);
 
-  Chain* chain_;
+  PolicyTable own_policies_;  // the constructor's single chain
+  const PolicyTable* policies_;
   RequestLimits limits_;
   StatsProvider stats_;
   Clock* clock_;

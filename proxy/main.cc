@@ -48,11 +48,12 @@ int main(int argc, char** argv) {
   if (strata::ParseLogLevel(config.log.level, &level)) strata::SetLogLevel(level);
 
   if (config.l2.mode != "off") {
-    LOG_WARN("l2.mode=%s: the Redis tier is not built yet; serving from L1 only",
-             config.l2.mode.c_str());
+    LOG_INFO("l2: %s mode, %zu endpoint(s), %zu polic%s", config.l2.mode.c_str(),
+             config.l2.endpoints.size(), config.policies.size(),
+             config.policies.size() == 1 ? "y" : "ies");
   }
   if (config.l3.enabled) {
-    LOG_INFO("l3 (RocksDB at %s) is not built yet; serving from L1 only", config.l3.path.c_str());
+    LOG_INFO("l3 (RocksDB at %s) is not built yet; serving without it", config.l3.path.c_str());
   }
 
   strata::Server server(config);

@@ -28,11 +28,7 @@ Server::Server(const Config& config) : config_(config) {
   l1.max_bytes = config_.l1.max_bytes;
   l1.shards = config_.l1.shards;
   l1_ = std::make_unique<L1Cache>(l1);
-  ChainOptions co;
-  co.l1_max_ttl_ms = config_.l1.max_ttl_ms;
-  chain_ = std::make_unique<Chain>(std::vector<Tier*>{l1_.get()}, co);
   shared_.config = &config_;
-  shared_.chain = chain_.get();
   shared_.l1 = l1_.get();
   shared_.start_ms = SystemClock::Default()->NowMs();
 }
@@ -48,6 +44,9 @@ Server::~Server() {
 }
 
 Status Server::Start() {
+  // Each worker builds its own tiers on its loop; check what they will need
+  // first, so that a bad endpoint is a startup error, not a worker crash.
+  if (Status s = CheckTierConfig(config_); !s.ok()) return s;
   StatusOr<int> fd = ListenUnix(config_.server.socket, config_.server.socket_mode, 1024);
   if (!fd.ok()) return fd.status();
   listen_fd_ = *fd;
@@ -201,7 +200,7 @@ std::vector<std::pair<std::string, double>> Server::Stats() const {
   }
   L1Stats l1 = l1_->GetStats();
   int64_t now = SystemClock::Default()->NowMs();
-  return {
+  std::vector<std::pair<std::string, double>> out = {
       {"uptime_s", double((now - shared_.start_ms) / 1000)},
       {"connections", double(shared_.connections.load())},
       {"connections_total", double(shared_.connections_total.load())},
@@ -219,7 +218,35 @@ std::vector<std::pair<std::string, double>> Server::Stats() const {
       {"l1_misses", double(l1.misses)},
       {"l1_evictions", double(l1.evictions)},
       {"l1_expired", double(l1.expired)},
+      {"l1_negative_hits", double(l1.negative_hits)},
   };
+  if (config_.l2.mode == "off") return out;
+  struct Field {
+    const char* name;
+    std::atomic<uint64_t> L2Counters::*member;
+  };
+  static constexpr Field kL2Fields[] = {
+      {"l2_hits", &L2Counters::hits},
+      {"l2_misses", &L2Counters::misses},
+      {"l2_errors", &L2Counters::errors},
+      {"l2_timeouts", &L2Counters::timeouts},
+      {"l2_breaker_rejected", &L2Counters::breaker_rejected},
+      {"l2_moved", &L2Counters::moved},
+      {"l2_ask", &L2Counters::ask},
+      {"l2_retries", &L2Counters::retries},
+      {"l2_coalesced", &L2Counters::coalesced},
+      {"l2_topology_refreshes", &L2Counters::topology_refreshes},
+      {"l2_topology_errors", &L2Counters::topology_errors},
+      {"l2_connections", &L2Counters::nodes},
+      {"l2_connections_up", &L2Counters::nodes_connected},
+      {"l2_breakers_open", &L2Counters::breakers_open},
+  };
+  for (const Field& f : kL2Fields) {
+    uint64_t sum = 0;
+    for (const auto& w : workers_) sum += (w->l2_counters().*f.member).load(std::memory_order_relaxed);
+    out.emplace_back(f.name, double(sum));
+  }
+  return out;
 }
 
 }  // namespace strata

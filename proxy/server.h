@@ -51,7 +51,6 @@ class Server {
 
   Config config_;
   std::unique_ptr<L1Cache> l1_;
-  std::unique_ptr<Chain> chain_;
   SharedState shared_;
   std::vector<std::unique_ptr<Worker>> workers_;
   size_t next_worker_ = 0;

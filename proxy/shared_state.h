@@ -11,12 +11,10 @@
 
 namespace strata {
 
-class Chain;
 class L1Cache;
 
 struct SharedState {
   const Config* config = nullptr;
-  Chain* chain = nullptr;
   L1Cache* l1 = nullptr;
   int64_t start_ms = 0;
 

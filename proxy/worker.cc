@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include "common/log.h"
 #include "proxy/connection.h"
 
@@ -11,7 +13,7 @@ Worker::Worker(int index, SharedState* shared, StatsProvider stats)
     : index_(index), shared_(shared) {
   const ServerConfig& sc = shared->config->server;
   RequestLimits limits{sc.max_key_bytes, sc.max_value_bytes, sc.max_batch_keys};
-  dispatcher_ = std::make_unique<Dispatcher>(shared->chain, limits, std::move(stats), nullptr);
+  dispatcher_ = std::make_unique<Dispatcher>(nullptr, limits, std::move(stats), nullptr);
   uv_loop_init(&loop_);
   uv_async_init(&loop_, &async_, OnAsync);
   async_.data = this;
@@ -26,6 +28,16 @@ void Worker::Start() {
 }
 
 void Worker::Run() {
+  // The tiers belong to this loop (L2 connections live on it). The server
+  // checked the configuration before starting workers, so a failure here is
+  // a bug, not a user error.
+  auto tiers = TierSet::Build(*shared_->config, shared_->l1, &loop_, &l2_counters_);
+  if (!tiers.ok()) {
+    LOG_ERROR("worker %d: cannot build tiers: %s", index_, tiers.status().message().c_str());
+    std::abort();
+  }
+  tiers_ = std::move(tiers).value();
+  dispatcher_->SetPolicies(&tiers_->policies());
   // The tick retries paused reads and finishes draining connections.
   uv_timer_start(&tick_, OnTick, 10, 10);
   uv_run(&loop_, UV_RUN_DEFAULT);
@@ -96,6 +108,10 @@ void Worker::OnAsync(uv_async_t* a) {
   if (stop) {
     std::vector<Connection*> all(w->conns_.begin(), w->conns_.end());
     for (Connection* c : all) c->Close();
+    // L2's connections and timers keep the loop alive: close them (requests
+    // still waiting on Redis are answered with UNAVAILABLE, to closed sinks).
+    w->dispatcher_->SetPolicies(nullptr);
+    w->tiers_.reset();
     uv_timer_stop(&w->tick_);
     uv_close(reinterpret_cast<uv_handle_t*>(&w->tick_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&w->async_), nullptr);

@@ -19,6 +19,7 @@
 
 #include "proxy/dispatch.h"
 #include "proxy/shared_state.h"
+#include "proxy/tier_set.h"
 
 namespace strata {
 
@@ -38,6 +39,8 @@ class Worker {
   void Join();
 
   size_t open_connections() const { return open_.load(std::memory_order_relaxed); }
+  // This loop's L2 counters (zero without L2). Safe from any thread.
+  const L2Counters& l2_counters() const { return l2_counters_; }
   const DispatchCounters& counters() const { return dispatcher_->counters(); }
 
   // --- loop thread only ---
@@ -60,6 +63,8 @@ class Worker {
   int index_;
   SharedState* shared_;
   std::unique_ptr<Dispatcher> dispatcher_;
+  std::unique_ptr<TierSet> tiers_;  // built and destroyed on the loop thread
+  L2Counters l2_counters_;
   uv_loop_t loop_;
   uv_async_t async_;
   uv_timer_t tick_;

@@ -10,22 +10,44 @@ Chain::Chain(std::vector<Tier*> tiers, const ChainOptions& options)
       options_(options),
       clock_(options.clock != nullptr ? options.clock : SystemClock::Default()) {}
 
-void Chain::Get(std::string_view key, GetCallback done) { GetFrom(0, key, std::move(done)); }
+// ---------------------------------------------------------------- reads
 
-void Chain::GetFrom(size_t i, std::string_view key, GetCallback done) {
-  if (i + 1 == tiers_.size()) {
-    tiers_[i]->Get(key, std::move(done));
+void Chain::Get(std::string_view key, GetCallback done) {
+  if (tiers_.size() == 1) {
+    tiers_[0]->Get(key, std::move(done));
     return;
   }
-  tiers_[i]->Get(key, [this, i, k = std::string(key), done = std::move(done)](const GetResult& r) {
-    if (r.status.ok() && !r.found) {
-      GetFrom(i + 1, k, [this, i, k, done](const GetResult& lower) {
-        if (lower.status.ok() && lower.found) Fill(i + 1, k, lower);
-        done(lower);
-      });
+  GetFrom(0, key, false, false, std::move(done));
+}
+
+void Chain::GetFrom(size_t i, std::string_view key, bool answered, bool failed,
+                    GetCallback done) {
+  bool last = i + 1 == tiers_.size();
+  tiers_[i]->Get(key, [this, i, last, answered, failed, k = std::string(key),
+                       done = std::move(done)](const GetResult& r) {
+    if (r.status.ok() && r.found) {
+      if (i > 0 && r.fillable) Fill(i, k, r);
+      done(r);
       return;
     }
-    done(r);  // a hit, or this tier failed: report it rather than guess
+    if (r.status.ok() && r.negative) {
+      done(GetResult{});  // known absent below: a miss, without asking
+      return;
+    }
+    if (!last) {
+      GetFrom(i + 1, k, answered || r.status.ok(), failed || !r.status.ok(), done);
+      return;
+    }
+    if (r.status.ok()) {
+      // Every tier answered or was skipped; remember the miss only if none
+      // failed (a failed tier may well have the key).
+      if (!failed && options_.negative_ttl_ms > 0 && r.fillable) RememberMissing(k);
+      done(r);
+    } else if (answered) {
+      done(GetResult{});  // the tiers that could answer said "miss"
+    } else {
+      done(r);
+    }
   });
 }
 
@@ -34,6 +56,7 @@ void Chain::Fill(size_t above, std::string_view key, const GetResult& hit) {
   for (size_t j = 0; j < above; ++j) {
     WriteOptions o;
     o.expire_at_ms = hit.expire_at_ms;
+    o.condition = WriteCondition::kIfAbsent;  // never overwrite a newer write
     if (j == 0 && options_.l1_max_ttl_ms > 0) {
       int64_t cap = now + options_.l1_max_ttl_ms;
       if (o.expire_at_ms == 0 || o.expire_at_ms > cap) o.expire_at_ms = cap;
@@ -41,6 +64,48 @@ void Chain::Fill(size_t above, std::string_view key, const GetResult& hit) {
     tiers_[j]->Set(key, hit.value, o, [](const WriteResult&) {});
   }
 }
+
+void Chain::RememberMissing(std::string_view key) {
+  // Only a tier chain that answered in full gets here, so "every tier
+  // answered and none has it": safe to remember in the first tier. kIfAbsent
+  // keeps a value written meanwhile.
+  WriteOptions o;
+  o.negative = true;
+  o.condition = WriteCondition::kIfAbsent;
+  o.expire_at_ms = clock_->NowMs() + options_.negative_ttl_ms;
+  tiers_[0]->Set(key, {}, o, [](const WriteResult&) {});
+}
+
+void Chain::Ttl(std::string_view key, TtlCallback done) {
+  // The fastest tier that knows the key answers; with one tier, it answers.
+  if (tiers_.size() == 1) {
+    tiers_[0]->Ttl(key, std::move(done));
+    return;
+  }
+  TtlFrom(0, key, false, std::move(done));
+}
+
+void Chain::TtlFrom(size_t i, std::string_view key, bool answered, TtlCallback done) {
+  bool last = i + 1 == tiers_.size();
+  tiers_[i]->Ttl(key, [this, i, last, answered, k = std::string(key),
+                       done = std::move(done)](const TtlResult& r) {
+    if (r.status.ok() && r.ttl_ms != -2) {
+      done(r);
+      return;
+    }
+    if (!last) {
+      TtlFrom(i + 1, k, answered || r.status.ok(), done);
+      return;
+    }
+    if (!r.status.ok() && answered) {
+      done(TtlResult{});  // -2: the tiers that could answer do not have it
+      return;
+    }
+    done(r);
+  });
+}
+
+// ---------------------------------------------------------------- writes
 
 void Chain::Set(std::string_view key, std::string_view value, const WriteOptions& options,
                 WriteMode mode, WriteCallback done) {
@@ -51,28 +116,50 @@ void Chain::Set(std::string_view key, std::string_view value, const WriteOptions
     done(r);
     return;
   }
-  SetFrom(first, key, value, options, std::move(done));
-}
-
-void Chain::SetFrom(size_t i, std::string_view key, std::string_view value,
-                    const WriteOptions& options, WriteCallback done) {
-  if (i + 1 == tiers_.size()) {
-    tiers_[i]->Set(key, value, options, std::move(done));
+  if (tiers_.size() == 1) {
+    tiers_[0]->Set(key, value, options, std::move(done));
     return;
   }
-  // The condition (nx/xx) is decided by the first tier written; the tiers
-  // below then take the write unconditionally.
+  if (first == 1) Invalidate(0, 1, key);
+  SetFrom(tiers_.size() - 1, first, key, value, options, std::move(done));
+}
+
+void Chain::SetFrom(size_t i, size_t first, std::string_view key, std::string_view value,
+                    const WriteOptions& options, WriteCallback done) {
+  if (i == first) {
+    if (i == 0) {
+      tiers_[0]->Set(key, value, options, std::move(done));
+      return;
+    }
+    tiers_[i]->Set(key, value, options,
+                   [this, i, k = std::string(key), done = std::move(done)](const WriteResult& r) {
+                     if (!r.status.ok()) Invalidate(0, i, k);
+                     done(r);
+                   });
+    return;
+  }
+  // The slowest tier decides nx/xx; the faster ones then take the write
+  // unconditionally.
   tiers_[i]->Set(key, value, options,
-                 [this, i, k = std::string(key), v = std::string(value), options,
+                 [this, i, first, k = std::string(key), v = std::string(value), options,
                   done = std::move(done)](const WriteResult& r) {
-                   if (!r.status.ok() || !r.applied) {
+                   if (!r.status.ok()) {
+                     Invalidate(0, i, k);
+                     done(r);
+                     return;
+                   }
+                   if (!r.applied) {
                      done(r);
                      return;
                    }
                    WriteOptions rest = options;
                    rest.condition = WriteCondition::kAlways;
-                   SetFrom(i + 1, k, v, rest, done);
+                   SetFrom(i - 1, first, k, v, rest, done);
                  });
+}
+
+void Chain::Invalidate(size_t first, size_t end, std::string_view key) {
+  for (size_t j = first; j < end; ++j) tiers_[j]->Delete(key, [](const WriteResult&) {});
 }
 
 void Chain::Delete(std::string_view key, WriteCallback done) {
@@ -81,6 +168,10 @@ void Chain::Delete(std::string_view key, WriteCallback done) {
 
 void Chain::DeleteFrom(size_t i, std::string_view key, bool existed, WriteCallback done) {
   if (i + 1 == tiers_.size()) {
+    if (i == 0) {
+      tiers_[0]->Delete(key, std::move(done));
+      return;
+    }
     tiers_[i]->Delete(key, [existed, done = std::move(done)](const WriteResult& r) {
       WriteResult out = r;
       out.applied = r.applied || existed;
@@ -105,6 +196,10 @@ void Chain::Expire(std::string_view key, int64_t expire_at_ms, WriteCallback don
 void Chain::ExpireFrom(size_t i, std::string_view key, int64_t expire_at_ms, bool existed,
                        WriteCallback done) {
   if (i + 1 == tiers_.size()) {
+    if (i == 0) {
+      tiers_[0]->Expire(key, expire_at_ms, std::move(done));
+      return;
+    }
     tiers_[i]->Expire(key, expire_at_ms, [existed, done = std::move(done)](const WriteResult& r) {
       WriteResult out = r;
       out.applied = r.applied || existed;
@@ -121,21 +216,6 @@ void Chain::ExpireFrom(size_t i, std::string_view key, int64_t expire_at_ms, boo
                       }
                       ExpireFrom(i + 1, k, expire_at_ms, existed || r.applied, done);
                     });
-}
-
-void Chain::Ttl(std::string_view key, TtlCallback done) {
-  // The fastest tier that knows the key answers; with one tier, it answers.
-  if (tiers_.size() == 1) {
-    tiers_[0]->Ttl(key, std::move(done));
-    return;
-  }
-  tiers_[0]->Ttl(key, [this, k = std::string(key), done = std::move(done)](const TtlResult& r) {
-    if (!r.status.ok() || r.ttl_ms != -2) {
-      done(r);
-      return;
-    }
-    tiers_[1]->Ttl(k, done);
-  });
 }
 
 }  // namespace strata

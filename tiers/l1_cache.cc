@@ -33,13 +33,19 @@ L1Cache::L1Cache(const L1Options& options)
 
 L1Cache::~L1Cache() = default;
 
-bool L1Cache::Lookup(std::string_view key, std::string* value, int64_t* expire_at) {
+bool L1Cache::Lookup(std::string_view key, std::string* value, int64_t* expire_at,
+                     bool* negative) {
   uint64_t h = KeyHash(key);
   L1Shard& s = ShardFor(h);
   std::lock_guard<SpinLock> lock(s.mu());
   L1Entry* e = s.Lookup(h, key, Now());
   Account(s);
   if (e == nullptr) return false;
+  if (e->negative()) [[unlikely]] {  // the only test a plain hit pays for markers
+    s.CountNegativeHit();
+    if (negative != nullptr) *negative = true;
+    return false;
+  }
   if (value != nullptr) value->assign(e->value());
   if (expire_at != nullptr) *expire_at = e->expire_at;
   return true;
@@ -48,6 +54,7 @@ bool L1Cache::Lookup(std::string_view key, std::string* value, int64_t* expire_a
 Status L1Cache::Insert(std::string_view key, std::string_view value,
                        const WriteOptions& options, bool* applied) {
   *applied = false;
+  if (options.negative) value = {};  // a marker carries no value bytes
   uint64_t charge = L1Entry::ChargeFor(key.size(), value.size());
   if (charge > max_bytes_ || key.size() > 0xffff) {
     return Status::TooLarge("entry of " + std::to_string(charge) + " bytes exceeds l1.max_bytes " +
@@ -57,6 +64,7 @@ Status L1Cache::Insert(std::string_view key, std::string_view value,
   // index update and eviction.
   L1Entry* e = L1Entry::Create(key, value, options.expire_at_ms);
   if (e == nullptr) return Status::Internal("out of memory allocating an L1 entry");
+  if (options.negative) e->flags |= L1Entry::kNegative;
   uint64_t h = KeyHash(key);
   L1Shard& s = ShardFor(h);
   std::unique_lock<SpinLock> lock(s.mu());
@@ -96,9 +104,10 @@ bool L1Cache::Erase(std::string_view key) {
   L1Shard& s = ShardFor(h);
   std::lock_guard<SpinLock> lock(s.mu());
   L1Entry* e = s.Peek(h, key, Now());
+  bool existed = e != nullptr && !e->negative();  // a negative entry goes, but was no key
   if (e != nullptr) s.Kill(h, e);
   Account(s);
-  return e != nullptr;
+  return existed;
 }
 
 bool L1Cache::SetExpiry(std::string_view key, int64_t expire_at_ms) {
@@ -107,6 +116,7 @@ bool L1Cache::SetExpiry(std::string_view key, int64_t expire_at_ms) {
   std::lock_guard<SpinLock> lock(s.mu());
   int64_t now = Now();
   L1Entry* e = s.Peek(h, key, now);
+  if (e != nullptr && e->negative()) e = nullptr;  // not a key: nothing to expire
   if (e != nullptr) {
     if (expire_at_ms <= now) s.Kill(h, e); else s.SetExpiry(e, expire_at_ms);
   }
@@ -121,7 +131,7 @@ int64_t L1Cache::TtlMs(std::string_view key) {
   int64_t now = Now();
   L1Entry* e = s.Peek(h, key, now);
   Account(s);
-  if (e == nullptr) return -2;
+  if (e == nullptr || e->negative()) return -2;
   if (e->expire_at == 0) return -1;
   return e->expire_at - now;
 }
@@ -163,6 +173,8 @@ L1Stats L1Cache::GetStats() const {
     out.evictions += st.evictions;
     out.expired += st.expired;
     out.dead += st.dead;
+    out.negative_hits += st.negative_hits;
+    out.negative_items += st.negative_items;
   }
   out.bytes = used_bytes();
   out.max_bytes = max_bytes_;
@@ -172,7 +184,7 @@ L1Stats L1Cache::GetStats() const {
 void L1Cache::Get(std::string_view key, GetCallback done) {
   thread_local std::string scratch;
   GetResult r;
-  r.found = Lookup(key, &scratch, &r.expire_at_ms);
+  r.found = Lookup(key, &scratch, &r.expire_at_ms, &r.negative);
   if (r.found) r.value = scratch;
   done(r);
   if (scratch.capacity() > (1u << 20)) std::string().swap(scratch);  // don't pin big buffers

@@ -17,6 +17,13 @@
 // batch holds the shard lock for tens of microseconds at the default 64
 // entries), from a background timer; a later call resumes at the next shard.
 //
+// Negative caching. Insert with WriteOptions::negative stores a marker that
+// the key is absent below L1 (tier.h has the rules). The marker is an entry
+// without value bytes, charged, evicted and expired like any other, but it is
+// never a key: Lookup returns false for it (and says so through *negative),
+// TtlMs says -2, Erase drops it and returns false, SetExpiry leaves it alone
+// and returns false.
+//
 // Thread affinity: all methods are safe from any thread. Tier callbacks are
 // invoked inline, after the shard lock is released; a Get callback's value
 // view points into a per-thread buffer that is valid until the callback
@@ -50,6 +57,8 @@ struct L1Stats {
   uint64_t evictions = 0;
   uint64_t expired = 0;
   uint64_t dead = 0;
+  uint64_t negative_hits = 0;   // lookups that found a negative entry; not in hits or misses
+  uint64_t negative_items = 0;  // negative entries, included in items
 };
 
 class L1Cache final : public Tier {
@@ -60,17 +69,24 @@ class L1Cache final : public Tier {
   // --- Synchronous API (the Tier methods below wrap it) ---
 
   // If key is present and live, copies its value into *value (if non-null)
-  // and its expiry into *expire_at, and returns true.
-  bool Lookup(std::string_view key, std::string* value, int64_t* expire_at = nullptr);
-  // Stores key=value. Returns TooLarge if the entry could never fit in
-  // l1.max_bytes; otherwise ok, with *applied false if nx/xx was not met.
+  // and its expiry into *expire_at, and returns true. If a live negative entry
+  // is found instead, returns false, touches neither, and sets *negative (if
+  // non-null) to true; *negative is left alone otherwise.
+  bool Lookup(std::string_view key, std::string* value, int64_t* expire_at = nullptr,
+              bool* negative = nullptr);
+  // Stores key=value, or with options.negative a negative entry (value is
+  // ignored). Returns TooLarge if the entry could never fit in l1.max_bytes;
+  // otherwise ok, with *applied false if nx/xx was not met (a negative entry
+  // counts as absent for both).
   Status Insert(std::string_view key, std::string_view value, const WriteOptions& options,
                 bool* applied);
-  // Returns whether a live entry existed.
+  // Returns whether a live entry existed. Also removes a negative entry (and
+  // returns false for it).
   bool Erase(std::string_view key);
-  // expire_at_ms <= now deletes. Returns whether a live entry existed.
+  // expire_at_ms <= now deletes. Returns whether a live entry existed; a
+  // negative entry is left as it is.
   bool SetExpiry(std::string_view key, int64_t expire_at_ms);
-  // Redis PTTL meaning: remaining ms, -1 no expiry, -2 missing.
+  // Redis PTTL meaning: remaining ms, -1 no expiry, -2 missing (or negative).
   int64_t TtlMs(std::string_view key);
 
   // Reclaims dead and expired entries: examines up to batch_per_shard entries

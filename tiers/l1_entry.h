@@ -18,10 +18,15 @@ struct L1Entry {
   uint32_t value_len;
   uint16_t key_len;
   uint8_t freq;        // S3-FIFO access counter, saturates at 3
-  uint8_t flags;       // kInMain | kDead
+  uint8_t flags;       // kInMain | kDead | kNegative
 
   static constexpr uint8_t kInMain = 1;  // lives in the main FIFO (else small)
   static constexpr uint8_t kDead = 2;    // no longer indexed; freed when dequeued
+  // A negative-cache marker (WriteOptions::negative): the key is known to be
+  // absent below L1 until expire_at. It has no value bytes and is not a key:
+  // only Lookup's callers tell it apart; eviction and expiry treat it like
+  // any other entry.
+  static constexpr uint8_t kNegative = 4;
 
   char* data() { return reinterpret_cast<char*>(this + 1); }
   const char* data() const { return reinterpret_cast<const char*>(this + 1); }
@@ -29,6 +34,7 @@ struct L1Entry {
   std::string_view value() const { return {data() + key_len, value_len}; }
   bool dead() const { return flags & kDead; }
   bool in_main() const { return flags & kInMain; }
+  bool negative() const { return flags & kNegative; }
   bool expired(int64_t now_ms) const { return expire_at != 0 && expire_at <= now_ms; }
 
   // Bytes charged against l1.max_bytes: the malloc chunk this block occupies

@@ -41,15 +41,22 @@ L1Entry* L1Shard::Lookup(uint64_t hash, std::string_view key, int64_t now_ms) {
 L1Shard::InsertResult L1Shard::Insert(uint64_t hash, L1Entry* e, uint8_t condition,
                                       int64_t now_ms) {
   L1Entry* old = Peek(hash, e->key(), now_ms);
+  // A negative entry is not a key: nx replaces it, xx does not apply to it.
+  bool present = old != nullptr && !old->negative();
   auto cond = static_cast<WriteCondition>(condition);
-  if (cond == WriteCondition::kIfAbsent && old != nullptr) return InsertResult::kRejected;
-  if (cond == WriteCondition::kIfPresent && old == nullptr) return InsertResult::kRejected;
+  if (cond == WriteCondition::kIfAbsent && present) return InsertResult::kRejected;
+  if (cond == WriteCondition::kIfPresent && !present) return InsertResult::kRejected;
+  if (e->negative()) ++negative_;
+  if (old != nullptr && old->negative()) --negative_;
   int q = 0;
   if (old != nullptr && old->value_len == e->value_len) {
     // Same size: overwrite in place (the old block holds exactly this many
-    // bytes), keeping the entry's place and popularity.
+    // bytes), keeping the entry's place and popularity. Its charge depends
+    // only on the lengths, so a marker may become a value or back.
     std::memcpy(old->data() + old->key_len, e->data() + e->key_len, e->value_len);
     old->value_len = e->value_len;
+    old->flags = static_cast<uint8_t>((old->flags & ~L1Entry::kNegative) |
+                                      (e->flags & L1Entry::kNegative));
     SetExpiry(old, e->expire_at);
     return InsertResult::kAbsorbed;
   }
@@ -73,6 +80,7 @@ L1Shard::InsertResult L1Shard::Insert(uint64_t hash, L1Entry* e, uint8_t conditi
 
 void L1Shard::Kill(uint64_t hash, L1Entry* e) {
   index_.Remove(hash, e);
+  if (e->negative()) --negative_;
   e->flags |= L1Entry::kDead;
   ++dead_;
   dead_bytes_ += e->charge();
@@ -239,6 +247,8 @@ L1ShardStats L1Shard::stats() const {
   s.evictions = evictions_;
   s.expired = expired_;
   s.dead = dead_;
+  s.negative_hits = negative_hits_;
+  s.negative_items = negative_;
   return s;
 }
 

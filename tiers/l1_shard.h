@@ -17,6 +17,10 @@
 // never exceeded. An overwrite with a value of the same length is done in
 // place (fixed-size values, e.g. embeddings, make no garbage).
 //
+// Negative entries (L1Entry::kNegative) are markers without value bytes. The
+// shard stores, evicts and expires them like any entry; only the write
+// conditions (Insert) and the callers of Lookup/Peek treat them as absent.
+//
 // Memory per entry with a 16-byte key and 32-byte value: an 80-byte malloc
 // chunk (24-byte header + key + value + malloc's 8) plus an 8-byte index slot
 // at 3/8..3/4 load (about 11-21 bytes): 91-101 bytes, 43-53 over the payload.
@@ -42,6 +46,8 @@ struct L1ShardStats {
   uint64_t evictions = 0;
   uint64_t expired = 0;
   uint64_t dead = 0;  // unindexed entries still waiting to be freed
+  uint64_t negative_hits = 0;   // lookups that found a live negative entry (not in hits)
+  uint64_t negative_items = 0;  // indexed negative entries (included in items)
 };
 
 class L1Shard {
@@ -54,9 +60,18 @@ class L1Shard {
   SpinLock& mu() { return mu_; }
 
   // Returns the live entry for key, counting a hit or a miss. An expired
-  // entry is unindexed (counted as expired) and reported as a miss.
+  // entry is unindexed (counted as expired) and reported as a miss. A live
+  // negative entry is returned and counted as a hit: the caller has to test
+  // for it anyway, and then calls CountNegativeHit(), so a plain hit or miss
+  // pays for no extra test here.
   L1Entry* Lookup(uint64_t hash, std::string_view key, int64_t now_ms);
+  // Moves the hit that Lookup just counted to negative_hits.
+  void CountNegativeHit() {
+    --hits_;
+    ++negative_hits_;
+  }
   // Like Lookup but counts nothing and does not touch the access counter.
+  // May return a negative entry.
   L1Entry* Peek(uint64_t hash, std::string_view key, int64_t now_ms);
 
   enum class InsertResult {
@@ -65,11 +80,15 @@ class L1Shard {
     kAbsorbed,  // e's key already had an entry with a value of the same length, which was
                 // overwritten in place; the caller still owns (and frees) e
   };
-  // Inserts e (already filled) unless `condition` says otherwise.
+  // Inserts e (already filled) unless `condition` says otherwise. Either
+  // entry may be negative; a negative entry in the index counts as absent for
+  // the condition (nx replaces it, xx does not apply), and kAbsorbed may turn
+  // a marker into a value of the same length or back.
   InsertResult Insert(uint64_t hash, L1Entry* e, uint8_t condition, int64_t now_ms);
   // Unindexes e; its memory is reclaimed later (see class comment).
   void Kill(uint64_t hash, L1Entry* e);
-  // Changes a live entry's expiry (0 = never).
+  // Changes a live entry's expiry (0 = never). Works on negative entries too;
+  // L1Cache does not call it for them.
   void SetExpiry(L1Entry* e, int64_t expire_at_ms);
 
   // Frees one entry's worth of memory by the S3-FIFO rules. Returns false if
@@ -125,7 +144,8 @@ class L1Shard {
   // sweep_q_ (nullptr = at its head).
   L1Entry* sweep_prev_[2] = {nullptr, nullptr};
   int sweep_q_ = 0;
-  uint64_t hits_ = 0, misses_ = 0, evictions_ = 0, expired_ = 0;
+  uint64_t negative_ = 0;  // indexed negative entries
+  uint64_t hits_ = 0, misses_ = 0, evictions_ = 0, expired_ = 0, negative_hits_ = 0;
 };
 
 }  // namespace strata

@@ -40,6 +40,11 @@ std::string RedisEndpoint::ToString() const {
   return s;
 }
 
+std::string RedisEndpoint::Address() const {
+  if (kind == Kind::kUnix) return path;
+  return host + ":" + std::to_string(port);
+}
+
 StatusOr<RedisEndpoint> ParseRedisEndpoint(std::string_view uri) {
   RedisEndpoint ep;
   constexpr std::string_view kUnix = "unix://";
@@ -267,6 +272,7 @@ void RedisConnection::SendHandshake() {
     }
   }
   if (ep.db > 0) cmds.push_back({"SELECT", std::to_string(ep.db)});
+  if (options_.readonly) cmds.push_back({"READONLY"});
   if (cmds.empty()) cmds.push_back({"PING"});
   handshake_left_ = static_cast<int>(cmds.size());
   for (const auto& cmd : cmds) {
@@ -374,7 +380,8 @@ Status RedisConnection::NotConnected() const {
 
 void RedisConnection::Command(std::vector<std::string> argv, Callback cb) {
   ++counters_.commands;
-  if (state_ != State::kConnected || ac_ == nullptr || argv.empty()) {
+  bool accepting = state_ == State::kConnected || state_ == State::kConnecting;
+  if (!accepting || ac_ == nullptr || argv.empty()) {
     ++counters_.errors;
     Defer(std::move(cb), argv.empty() ? Status::BadArgs("redis: empty command")
                                       : NotConnected());

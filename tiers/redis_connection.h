@@ -17,7 +17,9 @@
 // ACL user+password) and SELECT before any user command; only then is the
 // connection kConnected. A failed connect, handshake or a disconnect leads to
 // kBackoff and a reconnect after an exponential, jittered delay. Commands
-// issued while not kConnected fail fast (there is no queue to grow).
+// issued while kConnecting are buffered by hiredis behind the handshake (and
+// fail with Unavailable if it fails; their timeout runs meanwhile); commands
+// issued in kBackoff, kIdle or kClosed fail fast (there is no queue to grow).
 //
 // Ownership. The connection owns its hiredis context and its timers. Handle
 // memory is freed in libuv close callbacks, so after Close() (or the
@@ -68,6 +70,9 @@ struct RedisEndpoint {
 
   // For logs: never contains the password.
   std::string ToString() const;
+  // The node's address as routing names it: "host:port" (Redis's own form,
+  // IPv6 without brackets) or the Unix socket path.
+  std::string Address() const;
 };
 
 // Parses "redis://[user:password@|:password@]host[:port][/db]" (IPv6 host in
@@ -86,6 +91,9 @@ class RedisConnection {
     int64_t reconnect_base_ms = 50;     // first backoff delay (before jitter)
     int64_t reconnect_max_ms = 5000;    // backoff cap
     uint64_t jitter_seed = 0;           // 0 = seeded from std::random_device
+    // Send READONLY in the handshake (Redis Cluster replica reads); resent
+    // on every reconnect.
+    bool readonly = false;
   };
 
   enum class State : uint8_t { kIdle, kConnecting, kConnected, kBackoff, kClosed };

@@ -37,13 +37,26 @@ enum class WriteCondition : uint8_t {
 struct WriteOptions {
   int64_t expire_at_ms = 0;  // 0 = no expiry
   WriteCondition condition = WriteCondition::kAlways;
+  // Negative caching (L1 only; other tiers never receive it): remember that
+  // the key is known to be absent below until expire_at_ms. The value is
+  // ignored. A negative entry is not a key: Get reports !found with
+  // negative = true, Ttl says -2, Delete/Expire say it did not exist, nx
+  // writes replace it and xx writes do not apply.
+  bool negative = false;
 };
 
 struct GetResult {
   Status status;           // !ok: the tier failed (a miss is ok() && !found)
   bool found = false;
+  // !found because the tier remembers the key as absent below it (negative
+  // caching): the chain stops here and reports a miss.
+  bool negative = false;
   std::string_view value;  // valid only inside the callback
   int64_t expire_at_ms = 0;
+  // False when the answer may predate a write of the key issued since the
+  // lookup began (L2 detaches a lookup on writes): return it, but do not
+  // copy it into the tiers above, where it could outlive the write.
+  bool fillable = true;
 };
 
 struct WriteResult {

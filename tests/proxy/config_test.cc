@@ -80,6 +80,23 @@ TEST_CASE("no sources give the documented defaults", "[config]") {
   CHECK(config.l1.max_bytes == 256ull << 20);
   CHECK(config.l2.mode == "off");
   CHECK(config.l2.endpoints.empty());
+  CHECK(config.l1.negative_ttl_ms == 0);
+  CHECK(config.l2.key_prefix.empty());
+  CHECK_FALSE(config.l2.hash_tags);
+  CHECK(config.l2.vnodes == 2048);
+  CHECK(config.l2.connect_timeout_ms == 1000);
+  CHECK(config.l2.command_timeout_ms == 250);
+  CHECK(config.l2.reconnect_base_ms == 50);
+  CHECK(config.l2.reconnect_max_ms == 5000);
+  CHECK(config.l2.breaker_failures == 5);
+  CHECK(config.l2.breaker_open_ms == 1000);
+  CHECK(config.l2.breaker_max_open_ms == 30'000);
+  CHECK_FALSE(config.l2.read_from_replicas);
+  CHECK(config.l2.topology_refresh_ms == 10'000);
+  CHECK(config.l2.max_redirects == 5);
+  CHECK(config.l2.max_retries == 5);
+  CHECK(config.l2.retry_base_ms == 10);
+  CHECK(config.policies.empty());
   CHECK(config.l3.enabled);
   CHECK(config.wal.sync == "interval");
   CHECK(config.admin.listen == "127.0.0.1:9100");
@@ -326,8 +343,24 @@ const std::vector<std::string> kEveryOptionChanged = {
     "--l1.shards=16",
     "--l1.sweep_interval=2m",
     "--l1.sweep_batch=9",
-    "--l2.mode=standalone",
+    "--l1.negative_ttl=30s",
+    "--l2.mode=sharded",
     "--l2.endpoints=redis://u:p@h:1/2,unix:///r.sock",
+    "--l2.key_prefix=app:\"v2\":",
+    "--l2.hash_tags",
+    "--l2.vnodes=65536",
+    "--l2.connect_timeout=2s",
+    "--l2.command_timeout=0",
+    "--l2.reconnect_base=100ms",
+    "--l2.reconnect_max=1m",
+    "--l2.breaker_failures=1",
+    "--l2.breaker_open=5s",
+    "--l2.breaker_max_open=1h",
+    "--l2.read_from_replicas=yes",
+    "--l2.topology_refresh=0",
+    "--l2.max_redirects=100",
+    "--l2.max_retries=0",
+    "--l2.retry_base=0",
     "--l3.enabled=no",
     "--l3.path=/var/lib/strata/l3",
     "--wal.path=/var/lib/strata/wal",
@@ -352,6 +385,14 @@ TEST_CASE("ToToml -> ApplyToml round-trips every option", "[config]") {
   CHECK(reread.server.idle_timeout_ms == 3'600'000);
   CHECK(reread.l1.max_bytes == 2'048'000);
   CHECK(reread.l2.endpoints == changed.l2.endpoints);
+  CHECK(reread.l1.negative_ttl_ms == 30'000);
+  CHECK(reread.l2.key_prefix == "app:\"v2\":");
+  CHECK(reread.l2.hash_tags);
+  CHECK(reread.l2.vnodes == 65536);
+  CHECK(reread.l2.command_timeout_ms == 0);
+  CHECK(reread.l2.breaker_max_open_ms == 3'600'000);
+  CHECK(reread.l2.read_from_replicas);
+  CHECK(reread.l2.max_retries == 0);
   CHECK_FALSE(reread.l3.enabled);
   CHECK(reread.admin.listen.empty());
 
@@ -449,13 +490,14 @@ TEST_CASE("Validate: single-field rules", "[config]") {
   CHECK_THAT(ValidateError([](Config* c) { c->server.socket.assign(200, 'x'); }),
              Catch::Contains("a Unix socket path can be at most 107"));
   CHECK_THAT(ValidateError([](Config* c) { c->l2.mode = "standalone"; }),
-             Catch::Contains("l2.endpoints must list at least one endpoint when l2.mode is "
-                             "standalone"));
+             Catch::Contains("l2.endpoints must list exactly one endpoint when l2.mode is "
+                             "standalone, not 0"));
   CHECK_THAT(ValidateError([](Config* c) {
                c->l2.mode = "sharded";
                c->l2.endpoints = {"localhost:6379"};
              }),
-             Catch::Contains("must start with redis://"));
+             Catch::Contains("l2.endpoints[0]: redis endpoint 'localhost:6379': expected "
+                             "redis://host:port[/db] or unix:///path"));
   CHECK_THAT(ValidateError([](Config* c) { c->admin.listen = "localhost"; }),
              Catch::Contains("admin.listen must be HOST:PORT"));
   CHECK_THAT(ValidateError([](Config* c) { c->l3.path.clear(); }), Catch::Contains("l3.path"));
@@ -475,6 +517,382 @@ TEST_CASE("Validate reports every problem at once; ParseCommandLine runs it", "[
   });
   CHECK_THAT(both, Catch::Contains("server.threads") && Catch::Contains("l1.shards"));
   CHECK_THAT(ParseError({"--l2.mode=cluster"}), Catch::Contains("l2.endpoints must list"));
+}
+
+// ---------------------------------------------------------------- L2 tier and negative caching
+
+TEST_CASE("L2 options: TOML, environment and flags", "[config]") {
+  const Config config = TomlOk(R"(
+[l1]
+negative_ttl = "2s"
+
+[l2]
+mode = "cluster"
+endpoints = ["redis://10.0.0.1:7000"]
+key_prefix = "strata:"
+hash_tags = true
+vnodes = 512
+connect_timeout = "3s"
+command_timeout = 100
+reconnect_base = "20ms"
+reconnect_max = "1m"
+breaker_failures = 3
+breaker_open = "500ms"
+breaker_max_open = "2m"
+read_from_replicas = true
+topology_refresh = "30s"
+max_redirects = 8
+max_retries = 2
+retry_base = "5ms"
+)");
+  CHECK(config.l1.negative_ttl_ms == 2000);
+  CHECK(config.l2.key_prefix == "strata:");
+  CHECK(config.l2.hash_tags);
+  CHECK(config.l2.vnodes == 512);
+  CHECK(config.l2.connect_timeout_ms == 3000);
+  CHECK(config.l2.command_timeout_ms == 100);
+  CHECK(config.l2.reconnect_base_ms == 20);
+  CHECK(config.l2.reconnect_max_ms == 60'000);
+  CHECK(config.l2.breaker_failures == 3);
+  CHECK(config.l2.breaker_open_ms == 500);
+  CHECK(config.l2.breaker_max_open_ms == 120'000);
+  CHECK(config.l2.read_from_replicas);
+  CHECK(config.l2.topology_refresh_ms == 30'000);
+  CHECK(config.l2.max_redirects == 8);
+  CHECK(config.l2.max_retries == 2);
+  CHECK(config.l2.retry_base_ms == 5);
+  CHECK(Validate(config).ok());
+
+  Config env = ParseOk({}, {"STRATA_L2_KEY_PREFIX=tenant-a:", "STRATA_L1_NEGATIVE_TTL=5m",
+                            "STRATA_L2_HASH_TAGS=yes", "STRATA_L2_COMMAND_TIMEOUT=1s"});
+  CHECK(env.l2.key_prefix == "tenant-a:");
+  CHECK(env.l1.negative_ttl_ms == 300'000);
+  CHECK(env.l2.hash_tags);
+  CHECK(env.l2.command_timeout_ms == 1000);
+  // A flag still wins over the environment.
+  CHECK(ParseOk({"--l2.key_prefix=x:"}, {"STRATA_L2_KEY_PREFIX=y:"}).l2.key_prefix == "x:");
+  CHECK(ParseOk({"--l2.vnodes", "1"}).l2.vnodes == 1);
+
+  const struct {
+    std::string flag;
+    std::string message;
+  } cases[] = {
+      {"--l2.vnodes=0", "invalid value \"0\" for l2.vnodes: expected a positive integer"},
+      {"--l2.vnodes=65537", "for l2.vnodes: expected a positive integer (at most 65536)"},
+      {"--l2.breaker_failures=0",
+       "invalid value \"0\" for l2.breaker_failures: expected a positive integer"},
+      {"--l2.max_redirects=0", "invalid value \"0\" for l2.max_redirects"},
+      {"--l2.max_retries=101", "for l2.max_retries: expected a non-negative integer (at most 100)"},
+      {"--l2.connect_timeout=soon",
+       "invalid value \"soon\" for l2.connect_timeout: expected a duration"},
+      {"--l1.negative_ttl=-1", "invalid value \"-1\" for l1.negative_ttl: expected a duration"},
+      {"--l2.hash_tags=sometimes", "invalid value \"sometimes\" for l2.hash_tags"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.flag);
+    CHECK_THAT(FlagError(c.flag), Catch::Contains(c.message));
+  }
+  CHECK_THAT(ParseError({}, {"STRATA_L1_NEGATIVE_TTL=forever"}),
+             Catch::Contains("STRATA_L1_NEGATIVE_TTL: invalid value \"forever\" for "
+                             "l1.negative_ttl"));
+}
+
+TEST_CASE("Validate: L2 endpoints by mode", "[config]") {
+  CHECK_THAT(ValidateError([](Config* c) {
+               c->l2.mode = "standalone";
+               c->l2.endpoints = {"redis://a:1", "redis://b:2"};
+             }),
+             Catch::Contains("l2.endpoints must list exactly one endpoint when l2.mode is "
+                             "standalone, not 2"));
+  CHECK_THAT(ValidateError([](Config* c) { c->l2.endpoints = {"redis://a:1"}; }),
+             Catch::Contains("l2.endpoints set but l2.mode is off"));
+  CHECK_THAT(ParseError({"--l2.endpoints=redis://a:1"}),
+             Catch::Contains("l2.endpoints set but l2.mode is off"));
+  CHECK_THAT(ValidateError([](Config* c) { c->l2.mode = "sharded"; }),
+             Catch::Contains("l2.endpoints must list at least one endpoint when l2.mode is "
+                             "sharded"));
+
+  // The index names the endpoint; the reason comes from ParseRedisEndpoint.
+  const std::string port = ValidateError([](Config* c) {
+    c->l2.mode = "sharded";
+    c->l2.endpoints = {"redis://a:6379", "redis://b:"};
+  });
+  CHECK_THAT(port, Catch::Contains("l2.endpoints[1]: redis endpoint: empty port"));
+  CHECK_THAT(port, !Catch::Contains("l2.endpoints[0]"));
+  CHECK_THAT(ValidateError([](Config* c) {
+               c->l2.mode = "sharded";
+               c->l2.endpoints = {"unix://relative.sock"};
+             }),
+             Catch::Contains("l2.endpoints[0]: redis endpoint 'unix://relative.sock': unix "
+                             "socket path must be absolute"));
+  CHECK_THAT(ValidateError([](Config* c) {
+               c->l2.mode = "cluster";
+               c->l2.endpoints = {"redis://a:7000", "unix:///run/redis.sock"};
+             }),
+             Catch::Contains("l2.endpoints[1]: cluster mode needs TCP endpoints "
+                             "(redis://host:port), not \"unix:///run/redis.sock\""));
+
+  // Valid shapes for each mode.
+  Config standalone;
+  standalone.l2.mode = "standalone";
+  standalone.l2.endpoints = {"unix:///run/redis.sock"};
+  CHECK(Validate(standalone).ok());
+  Config sharded;
+  sharded.l2.mode = "sharded";
+  sharded.l2.endpoints = {"redis://a:1", "redis://:pw@b:2/3", "unix:///r.sock"};
+  CHECK(Validate(sharded).ok());
+  Config cluster;
+  cluster.l2.mode = "cluster";
+  cluster.l2.endpoints = {"redis://[::1]:7000", "redis://b:7001"};
+  CHECK(Validate(cluster).ok());
+}
+
+TEST_CASE("Validate: L2 timing and negative caching", "[config]") {
+  CHECK_THAT(ValidateError([](Config* c) { c->l2.breaker_max_open_ms = 500; }),
+             Catch::Contains("l2.breaker_max_open (500ms) must be at least l2.breaker_open (1s)"));
+  CHECK_THAT(ValidateError([](Config* c) { c->l2.reconnect_max_ms = 10; }),
+             Catch::Contains("l2.reconnect_max (10ms) must be at least l2.reconnect_base (50ms)"));
+  CHECK_THAT(ValidateError([](Config* c) { c->l2.connect_timeout_ms = 0; }),
+             Catch::Contains("l2.connect_timeout must be greater than 0"));
+  CHECK_THAT(ValidateError([](Config* c) { c->l2.command_timeout_ms = -1; }),
+             Catch::Contains("l2.command_timeout must not be negative"));
+  CHECK_THAT(ValidateError([](Config* c) { c->l2.vnodes = 0; }),
+             Catch::Contains("l2.vnodes must be from 1 to 65536, not 0"));
+  CHECK_THAT(ValidateError([](Config* c) { c->l2.breaker_failures = 0; }),
+             Catch::Contains("l2.breaker_failures must be at least 1"));
+  CHECK_THAT(ValidateError([](Config* c) { c->l1.negative_ttl_ms = -5; }),
+             Catch::Contains("l1.negative_ttl must not be negative"));
+  CHECK_THAT(ParseError({"--l2.breaker_open=1m", "--l2.breaker_max_open=30s"}),
+             Catch::Contains("l2.breaker_max_open (30s) must be at least l2.breaker_open (1m)"));
+  // Equal bounds and the 0 = none/only-after-errors values are fine.
+  CHECK(ParseOk({"--l2.reconnect_base=1s", "--l2.reconnect_max=1s", "--l2.command_timeout=0",
+                 "--l2.topology_refresh=0", "--l1.negative_ttl=0"})
+            .l2.reconnect_max_ms == 1000);
+}
+
+// ---------------------------------------------------------------- [[policy]]
+
+PolicyConfig MakePolicy(std::string prefix, std::vector<std::string> tiers = {},
+                        std::string write = "default", int64_t default_ttl_ms = 0,
+                        int64_t max_ttl_ms = 0) {
+  PolicyConfig policy;
+  policy.prefix = std::move(prefix);
+  policy.tiers = std::move(tiers);
+  policy.write = std::move(write);
+  policy.default_ttl_ms = default_ttl_ms;
+  policy.max_ttl_ms = max_ttl_ms;
+  return policy;
+}
+
+TEST_CASE("[[policy]]: parsing, defaults and replacement", "[config][policy]") {
+  const Config config = TomlOk(R"(
+[l2]
+mode = "standalone"
+endpoints = ["redis://127.0.0.1:6379"]
+
+[[policy]]
+prefix = "emb:"
+tiers = ["l1", "l2"]
+write = "through"
+default_ttl = "1h"
+max_ttl = "24h"
+
+[[policy]]
+prefix = "tmp:"
+)");
+  REQUIRE(config.policies.size() == 2);
+  const PolicyConfig& emb = config.policies[0];
+  CHECK(emb.prefix == "emb:");
+  CHECK(emb.tiers == std::vector<std::string>{"l1", "l2"});
+  CHECK(emb.write == "through");
+  CHECK(emb.default_ttl_ms == 3'600'000);
+  CHECK(emb.max_ttl_ms == 86'400'000);
+  const PolicyConfig& tmp = config.policies[1];
+  CHECK(tmp.prefix == "tmp:");
+  CHECK(tmp.tiers.empty());
+  CHECK(tmp.write == "default");
+  CHECK(tmp.default_ttl_ms == 0);
+  CHECK(tmp.max_ttl_ms == 0);
+  CHECK(Validate(config).ok());
+
+  // Same units as other durations; integers are milliseconds; modes ignore case.
+  const Config units = TomlOk(
+      "[[policy]]\nprefix = \"a\"\ndefault_ttl = 1500\nmax_ttl = \"5m\"\n"
+      "write = \"AROUND\"\n");
+  CHECK(units.policies[0].default_ttl_ms == 1500);
+  CHECK(units.policies[0].max_ttl_ms == 300'000);
+  CHECK(units.policies[0].write == "around");
+  // Inline tables are tables too.
+  CHECK(TomlOk("policy = [{prefix = \"x:\"}, {prefix = \"y:\"}]").policies.size() == 2);
+
+  // A document with policies replaces earlier ones; one without keeps them.
+  Config layered = TomlOk("[[policy]]\nprefix = \"old:\"\n");
+  REQUIRE(ApplyToml("[log]\nlevel = \"warn\"\n", "t", &layered).ok());
+  CHECK(layered.policies.size() == 1);
+  REQUIRE(ApplyToml("[[policy]]\nprefix = \"new:\"\n", "t", &layered).ok());
+  REQUIRE(layered.policies.size() == 1);
+  CHECK(layered.policies[0].prefix == "new:");
+
+  // From a file through ParseCommandLine, validated.
+  TempFile file("[[policy]]\nprefix = \"s:\"\nwrite = \"behind\"\n");
+  const Config parsed = ParseOk({"--config", file.path()});
+  REQUIRE(parsed.policies.size() == 1);
+  CHECK(parsed.policies[0].write == "behind");
+}
+
+TEST_CASE("[[policy]]: bad keys and values are errors with a location", "[config][policy]") {
+  const std::string unknown = TomlError(
+      "[[policy]]\nprefix = \"a\"\n\n[[policy]]\nprefix = \"b\"\n"
+      "foo = 1\n");
+  CHECK_THAT(unknown, Catch::StartsWith("test.toml:6:"));
+  CHECK_THAT(unknown, Catch::Contains("policy[1].foo: unknown key (keys in [[policy]]: prefix, "
+                                      "tiers, write, default_ttl, max_ttl)"));
+  CHECK_THAT(TomlError("[[policy]]\nprefix = \"a\"\nwrite = \"sometimes\"\n"),
+             Catch::Contains("invalid value \"sometimes\" for policy[0].write: expected one of "
+                             "default, behind, through, around"));
+  CHECK_THAT(TomlError("[[policy]]\nprefix = \"a\"\nmax_ttl = \"1w\"\n"),
+             Catch::Contains("invalid value \"1w\" for policy[0].max_ttl: expected a duration"));
+  CHECK_THAT(TomlError("[[policy]]\nprefix = \"a\"\ndefault_ttl = -1\n"),
+             Catch::Contains("invalid value -1 for policy[0].default_ttl"));
+  CHECK_THAT(TomlError("[[policy]]\nprefix = \"a\"\ntiers = \"l1,l2\"\n"),
+             Catch::Contains("invalid value \"l1,l2\" for policy[0].tiers: expected a list of "
+                             "strings"));
+  CHECK_THAT(TomlError("[[policy]]\nprefix = \"a\"\ntiers = [1]\n"),
+             Catch::Contains("for policy[0].tiers: expected a list of strings"));
+  CHECK_THAT(TomlError("[[policy]]\nprefix = 7\n"),
+             Catch::Contains("invalid value 7 for policy[0].prefix: expected a string"));
+  CHECK_THAT(TomlError("[policy]\nprefix = \"a\"\n"),
+             Catch::Contains("policy must be an array of tables: write [[policy]]"));
+  CHECK_THAT(TomlError("policy = [1]"), Catch::Contains("policy[0] must be a table"));
+  // A bad policy leaves the config untouched, like any bad file.
+  Config config;
+  config.policies.push_back(MakePolicy("keep:"));
+  REQUIRE_FALSE(ApplyToml("[[policy]]\nprefix = \"a\"\nbar = 1\n", "t", &config).ok());
+  REQUIRE(config.policies.size() == 1);
+  CHECK(config.policies[0].prefix == "keep:");
+}
+
+TEST_CASE("[[policy]]: only the file sets policies", "[config][policy]") {
+  CHECK_THAT(FlagError("--policy.prefix=a"),
+             Catch::Contains("--policy.prefix: [[policy]] tables can only be set in the config "
+                             "file"));
+  CHECK_THAT(ParseError({}, {"STRATA_POLICY_PREFIX=a"}),
+             Catch::Contains("STRATA_POLICY_PREFIX: [[policy]] tables can only be set in the "
+                             "config file"));
+  const std::string help = HelpText();
+  CHECK_THAT(help, Catch::Contains("[[policy]] tables; only in the TOML file"));
+  for (const char* key : {"prefix = TEXT", "tiers = ", "write = default|behind|through|around",
+                          "default_ttl = DURATION", "max_ttl = DURATION"}) {
+    CHECK_THAT(help, Catch::Contains(std::string("\n  ") + key));
+  }
+  CHECK_THAT(help, Catch::Contains("default \"default\""));
+}
+
+Config WithPolicy(PolicyConfig policy) {
+  Config config;
+  config.policies.push_back(std::move(policy));
+  return config;
+}
+
+std::string PolicyError(const Config& config) {
+  Status status = Validate(config);
+  REQUIRE_FALSE(status.ok());
+  return status.message();
+}
+
+TEST_CASE("Validate: [[policy]] rules name the policy and key", "[config][policy]") {
+  CHECK_THAT(PolicyError(WithPolicy(MakePolicy(""))),
+             Catch::Contains("policy[0].prefix is required and must not be empty"));
+
+  Config repeated;
+  repeated.policies = {MakePolicy("emb:"), MakePolicy("tmp:"), MakePolicy("emb:")};
+  CHECK_THAT(PolicyError(repeated), Catch::Contains("policy[2].prefix \"emb:\" repeats policy[0]"));
+
+  CHECK_THAT(PolicyError(WithPolicy(MakePolicy("a", {"l1", "l4"}))),
+             Catch::Contains("policy[0].tiers: unknown tier \"l4\" (tiers: l1, l2, l3)"));
+  CHECK_THAT(PolicyError(WithPolicy(MakePolicy("a", {"l1", "l1"}))),
+             Catch::Contains("policy[0].tiers lists \"l1\" twice"));
+  CHECK_THAT(PolicyError(WithPolicy(MakePolicy("a", {"l3", "l1"}))),
+             Catch::Contains("policy[0].tiers must be in the order l1, l2, l3, not "
+                             "[\"l3\", \"l1\"]"));
+  CHECK_THAT(PolicyError(WithPolicy(MakePolicy("a", {"l1", "l2"}))),
+             Catch::Contains("policy[0].tiers includes \"l2\" but l2.mode is off"));
+  Config no_l3 = WithPolicy(MakePolicy("a", {"l3"}));
+  no_l3.l3.enabled = false;
+  CHECK_THAT(PolicyError(no_l3),
+             Catch::Contains("policy[0].tiers includes \"l3\" but l3.enabled is false"));
+  CHECK_THAT(PolicyError(WithPolicy(MakePolicy("a", {}, "never"))),
+             Catch::Contains("policy[0].write must be one of default, behind, through, around, "
+                             "not \"never\""));
+  CHECK_THAT(PolicyError(WithPolicy(MakePolicy("a", {}, "default", 3'600'000, 60'000))),
+             Catch::Contains("policy[0].max_ttl (1m) must be at least policy[0].default_ttl (1h)"));
+  CHECK_THAT(PolicyError(WithPolicy(MakePolicy("a", {}, "default", 0, -1))),
+             Catch::Contains("policy[0].max_ttl must not be negative"));
+
+  // "around" needs a tier below L1 in the effective list.
+  CHECK_THAT(PolicyError(WithPolicy(MakePolicy("a", {"l1"}, "around"))),
+             Catch::Contains("policy[0].write \"around\" skips l1 and needs a tier below it, but "
+                             "its tiers are [\"l1\"]"));
+  Config only_l1 = WithPolicy(MakePolicy("a", {}, "around"));
+  only_l1.l3.enabled = false;
+  CHECK_THAT(PolicyError(only_l1), Catch::Contains("but the configured tiers are [\"l1\"]"));
+
+  // Valid: defaults (every configured tier = l1, l3), around with l3, each TTL alone.
+  CHECK(Validate(WithPolicy(MakePolicy("a", {}, "around"))).ok());
+  CHECK(Validate(WithPolicy(MakePolicy("a", {"l3"}, "around"))).ok());
+  CHECK(Validate(WithPolicy(MakePolicy("a", {}, "default", 5000))).ok());
+  CHECK(Validate(WithPolicy(MakePolicy("a", {}, "default", 0, 5000))).ok());
+  CHECK(Validate(WithPolicy(MakePolicy("a", {}, "default", 5000, 5000))).ok());
+  Config nested;
+  nested.policies = {MakePolicy("emb:"), MakePolicy("emb:v2:")};  // longest prefix wins later
+  CHECK(Validate(nested).ok());
+}
+
+TEST_CASE("--print-config round-trips two policies", "[config][policy]") {
+  TempFile file(R"(
+[l2]
+mode = "sharded"
+endpoints = ["redis://a:6379", "redis://b:6379"]
+
+[[policy]]
+prefix = "emb:"
+tiers = ["l1", "l2"]
+write = "through"
+default_ttl = "1h"
+max_ttl = "24h"
+
+[[policy]]
+prefix = "sess \"quoted\":"
+tiers = ["l2", "l3"]
+write = "around"
+max_ttl = 90000
+)");
+  const Config parsed = ParseOk({"--config", file.path()});
+  const std::string text = ToToml(parsed);
+  INFO(text);
+  CHECK_THAT(text, Catch::Contains("\n[[policy]]\nprefix = \"emb:\"\ntiers = [\"l1\", \"l2\"]\n"
+                                   "write = \"through\"\ndefault_ttl = \"1h\"\n"
+                                   "max_ttl = \"1d\"\n"));
+  CHECK_THAT(text, Catch::Contains("prefix = \"sess \\\"quoted\\\":\"\n"));
+  CHECK_THAT(text, Catch::Contains("max_ttl = \"90s\"\n"));
+
+  Config reread;
+  REQUIRE(ApplyToml(text, "print-config", &reread).ok());
+  CHECK(ToToml(reread) == text);
+  CHECK(Validate(reread).ok());
+  REQUIRE(reread.policies.size() == 2);
+  for (size_t i = 0; i < 2; ++i) {
+    INFO(i);
+    CHECK(reread.policies[i].prefix == parsed.policies[i].prefix);
+    CHECK(reread.policies[i].tiers == parsed.policies[i].tiers);
+    CHECK(reread.policies[i].write == parsed.policies[i].write);
+    CHECK(reread.policies[i].default_ttl_ms == parsed.policies[i].default_ttl_ms);
+    CHECK(reread.policies[i].max_ttl_ms == parsed.policies[i].max_ttl_ms);
+  }
+  CHECK(reread.policies[1].prefix == "sess \"quoted\":");
+  CHECK(reread.policies[1].max_ttl_ms == 90'000);
+  // No policies, no [[policy]] tables.
+  CHECK_THAT(ToToml(Config{}), !Catch::Contains("[[policy]]"));
 }
 
 }  // namespace

@@ -1,0 +1,116 @@
+#include "proxy/tier_set.h"
+
+#include <string>
+#include <utility>
+
+namespace strata {
+namespace {
+
+WriteMode ParseMode(const std::string& w) {
+  if (w == "behind") return WriteMode::kBehind;
+  if (w == "through") return WriteMode::kThrough;
+  if (w == "around") return WriteMode::kAround;
+  return WriteMode::kDefault;
+}
+
+// The tier names a policy uses, in order; empty list = every configured one.
+std::vector<std::string> TierNames(const Config& config, const std::vector<std::string>& listed) {
+  if (!listed.empty()) return listed;
+  std::vector<std::string> names{"l1"};
+  if (config.l2.mode != "off") names.push_back("l2");
+  return names;  // L3 joins the default chain with issue 5
+}
+
+}  // namespace
+
+StatusOr<L2Options> L2OptionsFromConfig(const Config& config) {
+  const L2Config& c = config.l2;
+  L2Options o;
+  if (c.mode == "standalone") o.mode = L2Options::Mode::kStandalone;
+  else if (c.mode == "sharded") o.mode = L2Options::Mode::kSharded;
+  else if (c.mode == "cluster") o.mode = L2Options::Mode::kCluster;
+  else return Status::BadArgs("l2.mode: \"" + c.mode + "\" does not configure an L2");
+  for (size_t i = 0; i < c.endpoints.size(); ++i) {
+    auto ep = ParseRedisEndpoint(c.endpoints[i]);
+    if (!ep.ok()) {
+      return Status::BadArgs("l2.endpoints[" + std::to_string(i) + "]: " + ep.status().message());
+    }
+    o.endpoints.push_back(std::move(ep).value());
+  }
+  o.key_prefix = c.key_prefix;
+  o.hash_tags = c.hash_tags;
+  o.vnodes = static_cast<int>(c.vnodes);
+  o.connect_timeout_ms = c.connect_timeout_ms;
+  o.command_timeout_ms = c.command_timeout_ms;
+  o.reconnect_base_ms = c.reconnect_base_ms;
+  o.reconnect_max_ms = c.reconnect_max_ms;
+  o.breaker.failure_threshold = c.breaker_failures;
+  o.breaker.open_ms = c.breaker_open_ms;
+  o.breaker.max_open_ms = c.breaker_max_open_ms;
+  o.read_from_replicas = c.read_from_replicas;
+  o.topology_refresh_ms = c.topology_refresh_ms;
+  o.max_redirects = static_cast<int>(c.max_redirects);
+  o.max_retries = static_cast<int>(c.max_retries);
+  o.retry_base_ms = c.retry_base_ms;
+  return o;
+}
+
+Status CheckTierConfig(const Config& config) {
+  if (config.l2.mode != "off") {
+    auto o = L2OptionsFromConfig(config);
+    if (!o.ok()) return o.status();
+  }
+  for (size_t i = 0; i < config.policies.size(); ++i) {
+    for (const auto& t : config.policies[i].tiers) {
+      if (t == "l3") {
+        return Status::BadArgs("policy[" + std::to_string(i) +
+                               "].tiers: l3 (RocksDB) is not available in this build yet");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+StatusOr<std::unique_ptr<TierSet>> TierSet::Build(const Config& config, L1Cache* l1,
+                                                  uv_loop_t* loop, L2Counters* l2_counters) {
+  if (Status s = CheckTierConfig(config); !s.ok()) return s;
+  std::unique_ptr<TierSet> set(new TierSet());
+  if (config.l2.mode != "off") {
+    auto o = L2OptionsFromConfig(config);
+    if (!o.ok()) return o.status();
+    o.value().counters = l2_counters;
+    auto l2 = L2Tier::Create(loop, std::move(o).value());
+    if (!l2.ok()) return l2.status();
+    set->l2_ = std::move(l2).value();
+  }
+  auto make_chain = [&](const std::vector<std::string>& names) -> Chain* {
+    std::vector<Tier*> tiers;
+    for (const auto& n : names) {
+      if (n == "l1") tiers.push_back(l1);
+      if (n == "l2" && set->l2_) tiers.push_back(set->l2_.get());
+    }
+    ChainOptions co;
+    if (!tiers.empty() && tiers[0] == l1) {
+      co.l1_max_ttl_ms = config.l1.max_ttl_ms;
+      co.negative_ttl_ms = config.l1.negative_ttl_ms;
+    }
+    set->chains_.push_back(std::make_unique<Chain>(std::move(tiers), co));
+    return set->chains_.back().get();
+  };
+  Policy fallback;
+  fallback.chain = make_chain(TierNames(config, {}));
+  std::vector<Policy> policies;
+  for (const PolicyConfig& pc : config.policies) {
+    Policy p;
+    p.prefix = pc.prefix;
+    p.chain = make_chain(TierNames(config, pc.tiers));
+    p.write = ParseMode(pc.write);
+    p.default_ttl_ms = pc.default_ttl_ms;
+    p.max_ttl_ms = pc.max_ttl_ms;
+    policies.push_back(std::move(p));
+  }
+  set->policies_ = std::make_unique<PolicyTable>(std::move(fallback), std::move(policies));
+  return set;
+}
+
+}  // namespace strata

@@ -1,0 +1,50 @@
+// TierSet: one loop's view of the tiers: the shared L1, this loop's own L2
+// (hiredis connections belong to a loop), the chains each policy uses and
+// the policy table that picks among them.
+//
+// Thread affinity: built, used and destroyed on the loop thread that owns
+// `loop`. L2 counters may be read from any thread.
+// Ownership: owns its L2 tier, chains and policy table; borrows L1. After
+// destruction the loop must run once more (L2 frees handles in close
+// callbacks).
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include <uv.h>
+
+#include "common/status.h"
+#include "proxy/config.h"
+#include "proxy/policy.h"
+#include "tiers/chain.h"
+#include "tiers/l1_cache.h"
+#include "tiers/l2_tier.h"
+
+namespace strata {
+
+// L2 options from the configuration; BadArgs naming the key at fault.
+// Only meaningful when config.l2.mode != "off".
+StatusOr<L2Options> L2OptionsFromConfig(const Config& config);
+
+// Checks what only a build of the tiers can tell (e.g. a policy naming a
+// tier this build does not have yet) without connecting anywhere.
+Status CheckTierConfig(const Config& config);
+
+class TierSet {
+ public:
+  // `l2_counters` (borrowed, may be null) receives the L2 tier's counts.
+  static StatusOr<std::unique_ptr<TierSet>> Build(const Config& config, L1Cache* l1,
+                                                  uv_loop_t* loop, L2Counters* l2_counters);
+
+  const PolicyTable& policies() const { return *policies_; }
+  L2Tier* l2() const { return l2_.get(); }
+
+ private:
+  TierSet() = default;
+  std::unique_ptr<L2Tier> l2_;
+  std::vector<std::unique_ptr<Chain>> chains_;
+  std::unique_ptr<PolicyTable> policies_;
+};
+
+}  // namespace strata
