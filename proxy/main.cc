@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "proxy/config.h"
 #include "proxy/server.h"
+#include "proxy/tier_set.h"
 
 extern char** environ;
 
@@ -31,8 +32,10 @@ int main(int argc, char** argv) {
     return 0;
   }
   const strata::Config& config = cl->config;
-  if (strata::Status s = strata::Validate(config); !s.ok()) {
-    fprintf(stderr, "strata: %s\n", s.message().c_str());
+  strata::Status valid = strata::Validate(config);
+  if (valid.ok()) valid = strata::CheckTierConfig(config);
+  if (!valid.ok()) {
+    fprintf(stderr, "strata: %s\n", valid.message().c_str());
     return 2;
   }
   if (cl->print_config) {
