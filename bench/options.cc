@@ -14,7 +14,7 @@ constexpr std::string_view kValuedOptions =
     " --strata-arg --redis-arg --redis-socket --redis-server --redis-pid --keyspace --dist"
     " --zipf-s --get-ratio --value-size --key-size --connections --depth --preload-depth"
     " --duration --warmup --preload-timeout --drain-timeout --startup-timeout --seed --rounds"
-    " --max-requests ";
+    " --max-requests --watch-pid ";
 
 bool ToInt(const std::string& s, long long lo, long long hi, long long* v) {
   errno = 0;
@@ -73,6 +73,10 @@ Load:
   --seed N (1)          --max-requests N (1e9 per run; the run ends early at it)
   --drain-timeout S (2) --startup-timeout S (15)
 Other:
+  --watch-pid NAME=PID           report this process's CPU over each measured window
+                                 too (repeatable), e.g. --watch-pid relay=1234
+  --strata-stats[=on|off]        call Strata's `stats` at the start and end of each
+                                 window; report the L1 hit ratio and l2_* deltas (off)
   --quiet  --self-test (codec, histogram and sampler checks)  --help
 Exit status: 0 ok, 1 usage or setup failure, 3 a run saw errors or lost replies,
 130 interrupted.
@@ -102,6 +106,13 @@ std::string ParseOptions(int argc, char** argv, Options* o) {
     }
     if (name == "--no-preload") {
       o->preload = false;
+      continue;
+    }
+    if (name == "--strata-stats") {
+      if (has_value && !ToBool(value, &o->strata_stats)) {
+        return "bad --strata-stats value '" + value + "'";
+      }
+      if (!has_value) o->strata_stats = true;
       continue;
     }
     if (name == "--preload") {
@@ -156,6 +167,12 @@ std::string ParseOptions(int argc, char** argv, Options* o) {
     } else if (name == "--redis-pid") {
       if (!ToInt(value, 1, 1 << 30, &iv)) return bad;
       o->redis_target.pid = static_cast<pid_t>(iv);
+    } else if (name == "--watch-pid") {
+      const size_t eq = value.find('=');
+      if (eq == std::string::npos || eq == 0 || !ToInt(value.substr(eq + 1), 1, 1 << 30, &iv)) {
+        return bad + " (want NAME=PID)";
+      }
+      o->watch_pids.emplace_back(value.substr(0, eq), static_cast<pid_t>(iv));
     } else if (name == "--keyspace") {
       if (!ToInt(value, 1, 1LL << 40, &iv)) return bad;
       o->workload.keyspace = static_cast<uint64_t>(iv);
@@ -229,6 +246,9 @@ std::string ParseOptions(int argc, char** argv, Options* o) {
     if (!t->extra_args.empty() && t->bin.empty()) {
       return "--strata-arg/--redis-arg apply only to a server the bench starts";
     }
+  }
+  if (o->strata_stats && (!o->strata || o->strata_protocol != Protocol::kMsgpack)) {
+    return "--strata-stats needs a msgpack strata target";
   }
   if (o->redis) {
     const TargetOptions& t = o->redis_target;

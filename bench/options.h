@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bench/workload.h"
@@ -46,6 +47,12 @@ struct Options {
   uint64_t max_requests = 1000000000;
   double drain_timeout_s = 2;
   double startup_timeout_s = 15;
+  // Other processes (e.g. a relay, an external Redis) whose CPU is reported
+  // over each measured window, as NAME=PID.
+  std::vector<std::pair<std::string, pid_t>> watch_pids;
+  // Ask the strata target for its `stats` at the start and end of each
+  // measured window and report the deltas (L1 hit ratio, l2_* counters).
+  bool strata_stats = false;
   bool self_test = false;
   bool quiet = false;  // no per-phase progress on stderr
 };

@@ -4,13 +4,20 @@
 // A run = (start a fresh server if asked) -> connect -> (preload) -> warm-up
 // -> measured window -> drain -> (stop the server). Rounds alternate targets
 // A, B, A, B, ... and the summary reports medians with ranges.
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -65,8 +72,298 @@ std::vector<std::string> ServerArgv(const Target& t, const Options& o, const std
   return argv;
 }
 
+// ---- Extras: CPU of watched processes, Strata's own counters --------------
+
+using StatsMap = std::map<std::string, double>;
+
+// Reads one msgpack number at p (int, uint, float); false if it is not one.
+bool ReadNumber(const uint8_t*& p, const uint8_t* end, double* v) {
+  if (p >= end) return false;
+  const uint8_t t = *p++;
+  auto be = [&](int n, uint64_t* out) {
+    if (end - p < n) return false;
+    uint64_t x = 0;
+    for (int i = 0; i < n; ++i) x = (x << 8) | *p++;
+    *out = x;
+    return true;
+  };
+  uint64_t x = 0;
+  if (t <= 0x7f) return *v = t, true;
+  if (t >= 0xe0) return *v = static_cast<int8_t>(t), true;
+  switch (t) {
+    case 0xcc: return be(1, &x) && (*v = static_cast<double>(x), true);
+    case 0xcd: return be(2, &x) && (*v = static_cast<double>(x), true);
+    case 0xce: return be(4, &x) && (*v = static_cast<double>(x), true);
+    case 0xcf: return be(8, &x) && (*v = static_cast<double>(x), true);
+    case 0xd0: return be(1, &x) && (*v = static_cast<int8_t>(x), true);
+    case 0xd1: return be(2, &x) && (*v = static_cast<int16_t>(x), true);
+    case 0xd2: return be(4, &x) && (*v = static_cast<int32_t>(x), true);
+    case 0xd3: return be(8, &x) && (*v = static_cast<double>(static_cast<int64_t>(x)), true);
+    case 0xca: {
+      if (!be(4, &x)) return false;
+      float f;
+      const uint32_t u = static_cast<uint32_t>(x);
+      memcpy(&f, &u, 4);
+      return *v = f, true;
+    }
+    case 0xcb: {
+      if (!be(8, &x)) return false;
+      double d;
+      memcpy(&d, &x, 8);
+      return *v = d, true;
+    }
+    default: return false;
+  }
+}
+
+// Reads a str or bin at p.
+bool ReadStr(const uint8_t*& p, const uint8_t* end, std::string* s) {
+  if (p >= end) return false;
+  const uint8_t t = *p++;
+  size_t n = 0, w = 0;
+  if ((t & 0xe0) == 0xa0) {
+    n = t & 0x1f;
+  } else if (t == 0xd9 || t == 0xc4) {
+    w = 1;
+  } else if (t == 0xda || t == 0xc5) {
+    w = 2;
+  } else if (t == 0xdb || t == 0xc6) {
+    w = 4;
+  } else {
+    return false;
+  }
+  if (static_cast<size_t>(end - p) < w) return false;
+  for (size_t i = 0; i < w; ++i) n = (n << 8) | *p++;
+  if (static_cast<size_t>(end - p) < n) return false;
+  s->assign(reinterpret_cast<const char*>(p), n);
+  p += n;
+  return true;
+}
+
+// Parses [1, msgid, nil, {str: number, ...}]. Returns "" or what is wrong;
+// "incomplete" if more bytes are needed.
+std::string ParseStatsReply(const std::string& buf, StatsMap* out) {
+  const uint8_t* p = reinterpret_cast<const uint8_t*>(buf.data());
+  const uint8_t* end = p + buf.size();
+  if (end - p < 4) return "incomplete";
+  if (p[0] != 0x94 || p[1] != 0x01) return "not a reply";
+  p += 2;
+  double msgid;
+  if (!ReadNumber(p, end, &msgid)) return "incomplete";
+  if (p >= end) return "incomplete";
+  if (*p != 0xc0) return "the server answered stats with an error";
+  ++p;
+  if (p >= end) return "incomplete";
+  uint64_t n = 0;
+  const uint8_t t = *p++;
+  if ((t & 0xf0) == 0x80) {
+    n = t & 0x0f;
+  } else if (t == 0xde || t == 0xdf) {
+    const int w = t == 0xde ? 2 : 4;
+    if (end - p < w) return "incomplete";
+    for (int i = 0; i < w; ++i) n = (n << 8) | *p++;
+  } else {
+    return "stats result is not a map";
+  }
+  out->clear();
+  for (uint64_t i = 0; i < n; ++i) {
+    std::string key;
+    double v;
+    if (!ReadStr(p, end, &key) || !ReadNumber(p, end, &v)) {
+      // Either truncated or a non-number value; a complete reply of the
+      // documented shape never fails here, so ask for more until the timeout.
+      return "incomplete";
+    }
+    (*out)[key] = v;
+  }
+  return "";
+}
+
+// One blocking `stats` call on a fresh connection (2 s timeout).
+std::string FetchStrataStats(const std::string& socket_path, StatsMap* out) {
+  struct sockaddr_un addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sun_family = AF_UNIX;
+  if (socket_path.size() >= sizeof addr.sun_path) return "socket path too long";
+  memcpy(addr.sun_path, socket_path.c_str(), socket_path.size());
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::string("socket: ") + strerror(errno);
+  struct timeval tv = {2, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  std::string err;
+  if (connect(fd, reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) != 0) {
+    err = std::string("connect: ") + strerror(errno);
+  } else {
+    // [0, 1, "stats", []]
+    static const char req[] = "\x94\x00\x01\xa5stats\x90";
+    if (write(fd, req, sizeof req - 1) != static_cast<ssize_t>(sizeof req - 1)) {
+      err = std::string("write: ") + strerror(errno);
+    } else {
+      std::string buf;
+      char chunk[4096];
+      for (;;) {
+        const ssize_t n = read(fd, chunk, sizeof chunk);
+        if (n <= 0) {
+          err = n == 0 ? "connection closed" : std::string("read: ") + strerror(errno);
+          break;
+        }
+        buf.append(chunk, static_cast<size_t>(n));
+        err = ParseStatsReply(buf, out);
+        if (err != "incomplete") break;
+      }
+    }
+  }
+  close(fd);
+  return err;
+}
+
+struct RunExtra {
+  std::vector<double> watch_before, watch_after;  // per Options::watch_pids; < 0 unknown
+  bool stats = false;
+  std::string stats_error;
+  StatsMap stats_before, stats_after;
+
+  double WatchCpu(size_t i) const {
+    if (i >= watch_before.size() || i >= watch_after.size()) return -1;
+    if (watch_before[i] < 0 || watch_after[i] < 0) return -1;
+    return watch_after[i] - watch_before[i];
+  }
+  double Delta(const std::string& k) const {
+    auto a = stats_after.find(k), b = stats_before.find(k);
+    if (a == stats_after.end() || b == stats_before.end()) return NAN;
+    return a->second - b->second;
+  }
+  double After(const std::string& k) const {
+    auto a = stats_after.find(k);
+    return a == stats_after.end() ? NAN : a->second;
+  }
+  // Over the window; NAN if unknown.
+  double L1HitPct() const {
+    const double h = Delta("l1_hits"), m = Delta("l1_misses");
+    return (std::isfinite(h) && std::isfinite(m) && h + m > 0) ? 100 * h / (h + m) : NAN;
+  }
+};
+
+std::vector<double> WatchSnapshot(const Options& o) {
+  std::vector<double> v;
+  for (const auto& [name, pid] : o.watch_pids) v.push_back(ProcessCpuSeconds(pid));
+  return v;
+}
+
+std::string JsonNum(double v) {
+  if (!std::isfinite(v)) return "null";
+  char buf[64];
+  snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+// Lines under the run's table row, and one "JSON {"type":"run_extra",...}".
+void PrintExtra(const RunRecord& r, const RunExtra& e, const Options& o) {
+  if (o.watch_pids.empty() && !e.stats) return;
+  const double window = r.result.window_s;
+  const double n = static_cast<double>(r.result.replies_in_window);
+  std::string j = "JSON {\"type\":\"run_extra\",\"round\":" + std::to_string(r.round) +
+                  ",\"target\":\"" + r.target + "\"";
+  if (!o.watch_pids.empty()) {
+    std::string line = "      cpu of watched processes:";
+    j += ",\"watch_cpu\":{";
+    for (size_t i = 0; i < o.watch_pids.size(); ++i) {
+      const double cpu = e.WatchCpu(i);
+      const double pct = cpu >= 0 && window > 0 ? 100 * cpu / window : NAN;
+      const double us = cpu >= 0 && n > 0 ? cpu * 1e6 / n : NAN;
+      char buf[160];
+      if (cpu >= 0) {
+        snprintf(buf, sizeof buf, " %s %.1f%% of a core (%.2f us/op)",
+                 o.watch_pids[i].first.c_str(), pct, us);
+      } else {
+        snprintf(buf, sizeof buf, " %s n/a", o.watch_pids[i].first.c_str());
+      }
+      line += buf;
+      if (i > 0) j += ",";
+      j += "\"" + o.watch_pids[i].first + "\":{\"cpu_s\":" + JsonNum(cpu >= 0 ? cpu : NAN) +
+           ",\"pct\":" + JsonNum(pct) + ",\"us_per_op\":" + JsonNum(us) + "}";
+    }
+    j += "}";
+    printf("%s\n", line.c_str());
+  }
+  if (e.stats) {
+    if (!e.stats_error.empty()) {
+      printf("      strata stats: unavailable (%s)\n", e.stats_error.c_str());
+      j += ",\"strata_stats_error\":\"" + e.stats_error + "\"";
+    } else {
+      printf(
+          "      strata stats over the window: L1 hit ratio %.2f%% (l1_hits +%.0f, l1_misses "
+          "+%.0f, l1_evictions +%.0f); at the end l1_items=%.0f l1_bytes=%.0f of %.0f\n",
+          e.L1HitPct(), e.Delta("l1_hits"), e.Delta("l1_misses"), e.Delta("l1_evictions"),
+          e.After("l1_items"), e.After("l1_bytes"), e.After("l1_max_bytes"));
+      std::string l2;
+      for (const auto& [k, v] : e.stats_after) {
+        if (k.rfind("l2_", 0) != 0) continue;
+        char buf[128];
+        snprintf(buf, sizeof buf, " %s=%.6g(+%.6g)", k.c_str(), v, e.Delta(k));
+        l2 += buf;
+      }
+      if (!l2.empty()) printf("      l2 counters (value, +delta over the window):%s\n", l2.c_str());
+      j += ",\"l1_hit_pct\":" + JsonNum(e.L1HitPct()) + ",\"strata_stats\":{";
+      bool first = true;
+      for (const auto& [k, v] : e.stats_after) {
+        j += std::string(first ? "" : ",") + "\"" + k + "\":{\"end\":" + JsonNum(v) +
+             ",\"delta\":" + JsonNum(e.Delta(k)) + "}";
+        first = false;
+      }
+      j += "}";
+    }
+  }
+  j += "}";
+  printf("%s\n", j.c_str());
+  fflush(stdout);
+}
+
+double MedianOf(std::vector<double> v) {
+  v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return !std::isfinite(x); }),
+          v.end());
+  if (v.empty()) return NAN;
+  std::sort(v.begin(), v.end());
+  const size_t m = v.size() / 2;
+  return v.size() % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+void PrintExtraSummary(const std::vector<RunRecord>& runs, const std::vector<RunExtra>& extras,
+                       const Options& o) {
+  if (o.watch_pids.empty() && !o.strata_stats) return;
+  for (const char* name : {"strata", "redis"}) {
+    std::vector<double> hit;
+    std::vector<std::vector<double>> pct(o.watch_pids.size()), us(o.watch_pids.size());
+    bool any = false;
+    for (size_t r = 0; r < runs.size(); ++r) {
+      if (runs[r].target != name || !runs[r].ok) continue;
+      any = true;
+      const RunExtra& e = extras[r];
+      if (e.stats && e.stats_error.empty()) hit.push_back(e.L1HitPct());
+      const double window = runs[r].result.window_s;
+      const double n = static_cast<double>(runs[r].result.replies_in_window);
+      for (size_t i = 0; i < o.watch_pids.size(); ++i) {
+        const double cpu = e.WatchCpu(i);
+        if (cpu < 0) continue;
+        pct[i].push_back(window > 0 ? 100 * cpu / window : NAN);
+        us[i].push_back(n > 0 ? cpu * 1e6 / n : NAN);
+      }
+    }
+    if (!any) continue;
+    printf("  %-6s extras (medians):", name);
+    if (!hit.empty()) printf(" L1 hit ratio %.2f%%", MedianOf(hit));
+    for (size_t i = 0; i < o.watch_pids.size(); ++i) {
+      printf("  %s cpu %.1f%% of a core, %.2f us/op", o.watch_pids[i].first.c_str(),
+             MedianOf(pct[i]), MedianOf(us[i]));
+    }
+    printf("\n");
+  }
+  fflush(stdout);
+}
+
 RunRecord RunOne(const Target& t, int round, const Workload& w, const Options& o,
-                 const std::string& dir) {
+                 const std::string& dir, RunExtra* extra) {
   RunRecord rec;
   rec.round = round;
   rec.target = t.name;
@@ -126,8 +423,23 @@ RunRecord RunOne(const Target& t, int round, const Workload& w, const Options& o
   pc.drain_timeout_s = o.drain_timeout_s;
   pc.seed = seed;
   pc.progress = !o.quiet;
-  pc.on_window_start = [&] { before = Snapshot(pid); };
-  pc.on_window_end = [&] { after = Snapshot(pid); };
+  const bool want_stats = o.strata_stats && t.name == "strata" && t.protocol == Protocol::kMsgpack;
+  extra->stats = want_stats;
+  auto fetch = [&](StatsMap* m) {
+    if (!want_stats || !extra->stats_error.empty()) return;
+    extra->stats_error = FetchStrataStats(socket, m);
+  };
+  // Stats are read just outside the CPU snapshots, so their cost is not billed.
+  pc.on_window_start = [&] {
+    fetch(&extra->stats_before);
+    extra->watch_before = WatchSnapshot(o);
+    before = Snapshot(pid);
+  };
+  pc.on_window_end = [&] {
+    after = Snapshot(pid);
+    extra->watch_after = WatchSnapshot(o);
+    fetch(&extra->stats_after);
+  };
   rec.connections = client.live_connections();
   if (!o.quiet) {
     fprintf(stderr, "%s %d connections x depth %d: warm-up %.3g s, measure %.3g s\n", tag.c_str(),
@@ -197,14 +509,18 @@ int Main(int argc, char** argv) {
   PrintBanner(o);
   PrintTableHeader();
   std::vector<RunRecord> runs;
+  std::vector<RunExtra> extras;
   for (int round = 1; round <= o.rounds && !Interrupted(); ++round) {
     for (const Target& t : targets) {
       if (Interrupted()) break;
-      runs.push_back(RunOne(t, round, workload, o, dir));
+      extras.emplace_back();
+      runs.push_back(RunOne(t, round, workload, o, dir, &extras.back()));
       PrintRun(runs.back(), o);
+      PrintExtra(runs.back(), extras.back(), o);
     }
   }
   PrintSummary(runs, o);
+  PrintExtraSummary(runs, extras, o);
 
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
