@@ -281,6 +281,12 @@ std::string L2Tier::Impl::OwnerOf(std::string_view key) {
 // ---------------------------------------------------------------- requests
 
 void L2Tier::Impl::Send(RequestPtr r) {
+  if (closing_) {
+    // Issued from a callback delivered by the destructor: the nodes are
+    // being torn down.
+    Finish(r, Status::Unavailable("l2: shutting down"), {});
+    return;
+  }
   L2Node* node = Route(*r);
   if (node == nullptr) {
     Finish(r, Status::Unavailable("l2: no node for key (bad redirect address)"), {});

@@ -183,6 +183,7 @@ struct RedisConnection::Pending {
   bool done = false;        // cb has been consumed
   bool in_hiredis = false;  // hiredis holds this as privdata
   bool timer_open = true;
+  bool waiting = false;     // in waiting_: issued while connecting, not sent yet
 };
 
 // ---------------------------------------------------------------- lifecycle
@@ -223,6 +224,7 @@ void RedisConnection::Close() {
   uv_timer_stop(connect_timer_);
   uv_timer_stop(reconnect_timer_);
   DropContext();
+  FailWaiting();
 }
 
 void RedisConnection::Connect() {
@@ -323,6 +325,7 @@ void RedisConnection::OnHandshakeReply(redisAsyncContext* ac, void* reply, void*
   self->backoff_attempt_ = 0;
   self->last_error_.clear();
   LOG_INFO("redis %s: connected", self->options_.endpoint.ToString().c_str());
+  self->FlushWaiting();
 }
 
 void RedisConnection::DropContext() {
@@ -335,6 +338,7 @@ void RedisConnection::DropContext() {
 void RedisConnection::ConnectionFailed(std::string why) {
   uv_timer_stop(connect_timer_);
   last_error_ = std::move(why);
+  FailWaiting();
   if (state_ == State::kClosed) return;
   LOG_RATE_LIMITED(::strata::LogLevel::kWarn, "redis %s: %s",
                    options_.endpoint.ToString().c_str(), last_error_.c_str());
@@ -387,6 +391,35 @@ void RedisConnection::Command(std::vector<std::string> argv, Callback cb) {
                                       : NotConnected());
     return;
   }
+  if (state_ == State::kConnecting && waiting_.size() >= kMaxWaiting) {
+    ++counters_.errors;
+    Defer(std::move(cb), Status::Unavailable("redis " + options_.endpoint.ToString() +
+                                             ": still connecting, " +
+                                             std::to_string(kMaxWaiting) +
+                                             " commands already waiting"));
+    return;
+  }
+  auto* p = new Pending{this, std::move(cb), {}, false, false, true, false};
+  uv_timer_init(loop_, &p->timer);
+  p->timer.data = p;
+  if (options_.command_timeout_ms > 0) {
+    // The loop's cached time may be a whole iteration old; the deadline
+    // counts from now.
+    uv_update_time(loop_);
+    uv_timer_start(&p->timer, &RedisConnection::OnCommandTimer,
+                   static_cast<uint64_t>(options_.command_timeout_ms), 0);
+  }
+  if (state_ == State::kConnecting) {
+    // Held back until AUTH/SELECT succeed: sent behind them, a command would
+    // run even if they fail (as the default user, or in db 0).
+    p->waiting = true;
+    waiting_.push_back({p, std::move(argv)});
+    return;
+  }
+  SendNow(p, argv);
+}
+
+void RedisConnection::SendNow(Pending* p, const std::vector<std::string>& argv) {
   std::vector<const char*> args;
   std::vector<size_t> lens;
   args.reserve(argv.size());
@@ -395,9 +428,6 @@ void RedisConnection::Command(std::vector<std::string> argv, Callback cb) {
     args.push_back(a.data());
     lens.push_back(a.size());
   }
-  auto* p = new Pending{this, std::move(cb), {}, false, false, true};
-  uv_timer_init(loop_, &p->timer);
-  p->timer.data = p;
   if (redisAsyncCommandArgv(ac_, &RedisConnection::OnReply, p, static_cast<int>(args.size()),
                             args.data(), lens.data()) != REDIS_OK) {
     ++counters_.errors;
@@ -406,9 +436,39 @@ void RedisConnection::Command(std::vector<std::string> argv, Callback cb) {
   }
   p->in_hiredis = true;
   ++in_flight_;
-  if (options_.command_timeout_ms > 0) {
-    uv_timer_start(&p->timer, &RedisConnection::OnCommandTimer,
-                   static_cast<uint64_t>(options_.command_timeout_ms), 0);
+}
+
+void RedisConnection::FlushWaiting() {
+  std::deque<Waiting> batch;
+  batch.swap(waiting_);
+  for (auto& w : batch) {
+    Pending* p = w.p;
+    p->waiting = false;
+    if (p->done) {  // timed out while waiting
+      if (!p->timer_open) delete p;
+      continue;
+    }
+    if (state_ != State::kConnected || ac_ == nullptr) {
+      ++counters_.errors;
+      Finish(p, NotConnected(), /*defer=*/true);
+      continue;
+    }
+    SendNow(p, w.argv);
+  }
+}
+
+void RedisConnection::FailWaiting() {
+  std::deque<Waiting> batch;
+  batch.swap(waiting_);
+  for (auto& w : batch) {
+    Pending* p = w.p;
+    p->waiting = false;
+    if (p->done) {
+      if (!p->timer_open) delete p;
+      continue;
+    }
+    ++counters_.errors;
+    Finish(p, NotConnected(), /*defer=*/true);
   }
 }
 
@@ -461,7 +521,7 @@ void RedisConnection::OnCommandTimer(uv_timer_t* timer) {
 void RedisConnection::OnPendingTimerClosed(uv_handle_t* handle) {
   auto* p = static_cast<Pending*>(handle->data);
   p->timer_open = false;
-  if (!p->in_hiredis) delete p;
+  if (!p->in_hiredis && !p->waiting) delete p;
 }
 
 void RedisConnection::Defer(Callback cb, Status status) {

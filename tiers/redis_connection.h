@@ -17,9 +17,10 @@
 // ACL user+password) and SELECT before any user command; only then is the
 // connection kConnected. A failed connect, handshake or a disconnect leads to
 // kBackoff and a reconnect after an exponential, jittered delay. Commands
-// issued while kConnecting are buffered by hiredis behind the handshake (and
-// fail with Unavailable if it fails; their timeout runs meanwhile); commands
-// issued in kBackoff, kIdle or kClosed fail fast (there is no queue to grow).
+// issued while kConnecting wait (at most kMaxWaiting of them, their timeout
+// running) and are sent once AUTH/SELECT succeeded, or fail with Unavailable
+// if they did not: sent behind a failed AUTH they would still run, as the
+// default user. Commands issued in kBackoff, kIdle or kClosed fail fast.
 //
 // Ownership. The connection owns its hiredis context and its timers. Handle
 // memory is freed in libuv close callbacks, so after Close() (or the
@@ -145,8 +146,17 @@ class RedisConnection {
   static void OnReconnectTimer(uv_timer_t* timer);
   static void OnDeferTimer(uv_timer_t* timer);
 
+  struct Waiting {
+    Pending* p;
+    std::vector<std::string> argv;
+  };
+  static constexpr size_t kMaxWaiting = 65536;
+
   void Connect();
   void SendHandshake();
+  void SendNow(Pending* p, const std::vector<std::string>& argv);
+  void FlushWaiting();  // handshake done: send what waited
+  void FailWaiting();   // connect or handshake failed, or closed
   // Frees the current context (if any) from our side; its pending callbacks
   // run with no reply and are turned into Unavailable.
   void DropContext();
@@ -172,6 +182,7 @@ class RedisConnection {
   uv_timer_t* reconnect_timer_;
   uv_timer_t* defer_timer_;
   std::deque<std::pair<Callback, Status>> deferred_;
+  std::deque<Waiting> waiting_;
 };
 
 }  // namespace strata

@@ -3,6 +3,7 @@
 #include "tiers/redis_connection.h"
 
 #include "tests/support/redis_server.h"
+#include "tests/support/uv_loop.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -36,37 +37,7 @@ using RType = RedisReply::Type;
 using testing::RedisServer;
 using testing::PortFree;
 using testing::TempDir;
-
-// A private uv loop driven by the test thread.
-class Loop {
- public:
-  Loop() {
-    uv_loop_init(&loop_);
-    uv_timer_init(&loop_, &tick_);
-  }
-  ~Loop() {
-    uv_close(reinterpret_cast<uv_handle_t*>(&tick_), nullptr);
-    uv_run(&loop_, UV_RUN_DEFAULT);  // runs close callbacks; all handles must be gone
-    CHECK(uv_loop_close(&loop_) == 0);
-  }
-  uv_loop_t* get() { return &loop_; }
-
-  // Runs the loop until cond() or timeout; returns cond().
-  bool RunUntil(const std::function<bool()>& cond, int timeout_ms = 3000) {
-    auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-    uv_timer_start(&tick_, [](uv_timer_t*) {}, 2, 2);  // bounds each uv_run
-    while (!cond() && Clock::now() < deadline) uv_run(&loop_, UV_RUN_ONCE);
-    uv_timer_stop(&tick_);
-    return cond();
-  }
-  void RunFor(int ms) {
-    RunUntil([] { return false; }, ms);
-  }
-
- private:
-  uv_loop_t loop_;
-  uv_timer_t tick_;
-};
+using testing::Loop;
 
 RedisEndpoint UnixEp(const std::string& path) {
   RedisEndpoint ep;
