@@ -17,16 +17,16 @@ void Chain::Get(std::string_view key, GetCallback done) {
     tiers_[0]->Get(key, std::move(done));
     return;
   }
-  GetFrom(0, key, false, false, std::move(done));
+  GetFrom(0, key, false, false, 0, std::move(done));
 }
 
 void Chain::GetFrom(size_t i, std::string_view key, bool answered, bool failed,
-                    GetCallback done) {
+                    uint64_t token, GetCallback done) {
   bool last = i + 1 == tiers_.size();
-  tiers_[i]->Get(key, [this, i, last, answered, failed, k = std::string(key),
+  tiers_[i]->Get(key, [this, i, last, answered, failed, token, k = std::string(key),
                        done = std::move(done)](const GetResult& r) {
     if (r.status.ok() && r.found) {
-      if (i > 0 && r.fillable) Fill(i, k, r);
+      if (i > 0 && r.fillable) Fill(i, k, r, token);
       done(r);
       return;
     }
@@ -35,13 +35,14 @@ void Chain::GetFrom(size_t i, std::string_view key, bool answered, bool failed,
       return;
     }
     if (!last) {
-      GetFrom(i + 1, k, answered || r.status.ok(), failed || !r.status.ok(), done);
+      GetFrom(i + 1, k, answered || r.status.ok(), failed || !r.status.ok(),
+              i == 0 ? r.fill_token : token, done);
       return;
     }
     if (r.status.ok()) {
       // Every tier answered or was skipped; remember the miss only if none
       // failed (a failed tier may well have the key).
-      if (!failed && options_.negative_ttl_ms > 0 && r.fillable) RememberMissing(k);
+      if (!failed && options_.negative_ttl_ms > 0 && r.fillable) RememberMissing(k, token);
       done(r);
     } else if (answered) {
       done(GetResult{});  // the tiers that could answer said "miss"
@@ -51,12 +52,13 @@ void Chain::GetFrom(size_t i, std::string_view key, bool answered, bool failed,
   });
 }
 
-void Chain::Fill(size_t above, std::string_view key, const GetResult& hit) {
+void Chain::Fill(size_t above, std::string_view key, const GetResult& hit, uint64_t token) {
   int64_t now = clock_->NowMs();
   for (size_t j = 0; j < above; ++j) {
     WriteOptions o;
     o.expire_at_ms = hit.expire_at_ms;
     o.condition = WriteCondition::kIfAbsent;  // never overwrite a newer write
+    if (j == 0) o.fill_token = token;         // nor bring back a deleted value
     if (j == 0 && options_.l1_max_ttl_ms > 0) {
       int64_t cap = now + options_.l1_max_ttl_ms;
       if (o.expire_at_ms == 0 || o.expire_at_ms > cap) o.expire_at_ms = cap;
@@ -65,13 +67,14 @@ void Chain::Fill(size_t above, std::string_view key, const GetResult& hit) {
   }
 }
 
-void Chain::RememberMissing(std::string_view key) {
+void Chain::RememberMissing(std::string_view key, uint64_t token) {
   // Only a tier chain that answered in full gets here, so "every tier
   // answered and none has it": safe to remember in the first tier. kIfAbsent
   // keeps a value written meanwhile.
   WriteOptions o;
   o.negative = true;
   o.condition = WriteCondition::kIfAbsent;
+  o.fill_token = token;
   o.expire_at_ms = clock_->NowMs() + options_.negative_ttl_ms;
   tiers_[0]->Set(key, {}, o, [](const WriteResult&) {});
 }

@@ -4,7 +4,9 @@
 //
 // Reads. A get asks each tier in turn; the first hit wins and fills the
 // tiers above it (only where the key is absent, so a fill never overwrites a
-// newer write) with the entry's remaining TTL, capped by l1.max_ttl for L1.
+// newer write; in the first tier only if no write reached the key's shard
+// since the miss, so a fill never resurrects a deleted value) with the
+// entry's remaining TTL, capped by l1.max_ttl for L1.
 // A tier that fails is skipped: the read goes on to the next tier, and if
 // every tier after the first answering one failed, the answer is a miss
 // (the failure is counted by the tier). Only when no tier answered at all is
@@ -64,7 +66,9 @@ class Chain {
  private:
   // `answered`: some tier above i gave a real (ok) answer; `failed`: some
   // tier above i failed.
-  void GetFrom(size_t i, std::string_view key, bool answered, bool failed, GetCallback done);
+  // `token`: the first tier's fill token from its miss (see WriteOptions).
+  void GetFrom(size_t i, std::string_view key, bool answered, bool failed, uint64_t token,
+               GetCallback done);
   void SetFrom(size_t i, size_t first, std::string_view key, std::string_view value,
                const WriteOptions& options, WriteCallback done);
   void Invalidate(size_t first, size_t end, std::string_view key);
@@ -72,8 +76,8 @@ class Chain {
   void ExpireFrom(size_t i, std::string_view key, int64_t expire_at_ms, bool existed,
                   WriteCallback done);
   void TtlFrom(size_t i, std::string_view key, bool answered, TtlCallback done);
-  void Fill(size_t above, std::string_view key, const GetResult& hit);
-  void RememberMissing(std::string_view key);
+  void Fill(size_t above, std::string_view key, const GetResult& hit, uint64_t token);
+  void RememberMissing(std::string_view key, uint64_t token);
 
   std::vector<Tier*> tiers_;
   ChainOptions options_;

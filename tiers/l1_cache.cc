@@ -34,12 +34,13 @@ L1Cache::L1Cache(const L1Options& options)
 L1Cache::~L1Cache() = default;
 
 bool L1Cache::Lookup(std::string_view key, std::string* value, int64_t* expire_at,
-                     bool* negative) {
+                     bool* negative, uint64_t* fill_token) {
   uint64_t h = KeyHash(key);
   L1Shard& s = ShardFor(h);
   std::lock_guard<SpinLock> lock(s.mu());
   L1Entry* e = s.Lookup(h, key, Now());
   Account(s);
+  if (fill_token != nullptr) *fill_token = s.write_epoch();
   if (e == nullptr) return false;
   if (e->negative()) [[unlikely]] {  // the only test a plain hit pays for markers
     s.CountNegativeHit();
@@ -68,6 +69,15 @@ Status L1Cache::Insert(std::string_view key, std::string_view value,
   uint64_t h = KeyHash(key);
   L1Shard& s = ShardFor(h);
   std::unique_lock<SpinLock> lock(s.mu());
+  if (options.fill_token != 0) {
+    if (options.fill_token != s.write_epoch()) {  // written since the fill's Get
+      lock.unlock();
+      L1Entry::Destroy(e);
+      return Status::Ok();
+    }
+  } else if (!options.negative) {
+    s.BumpWriteEpoch();
+  }
   int64_t now = Now();
   L1Shard::InsertResult r = s.Insert(h, e, static_cast<uint8_t>(options.condition), now);
   if (r != L1Shard::InsertResult::kInserted) {
@@ -103,6 +113,7 @@ bool L1Cache::Erase(std::string_view key) {
   uint64_t h = KeyHash(key);
   L1Shard& s = ShardFor(h);
   std::lock_guard<SpinLock> lock(s.mu());
+  s.BumpWriteEpoch();
   L1Entry* e = s.Peek(h, key, Now());
   bool existed = e != nullptr && !e->negative();  // a negative entry goes, but was no key
   if (e != nullptr) s.Kill(h, e);
@@ -114,6 +125,7 @@ bool L1Cache::SetExpiry(std::string_view key, int64_t expire_at_ms) {
   uint64_t h = KeyHash(key);
   L1Shard& s = ShardFor(h);
   std::lock_guard<SpinLock> lock(s.mu());
+  s.BumpWriteEpoch();
   int64_t now = Now();
   L1Entry* e = s.Peek(h, key, now);
   if (e != nullptr && e->negative()) e = nullptr;  // not a key: nothing to expire
@@ -184,7 +196,7 @@ L1Stats L1Cache::GetStats() const {
 void L1Cache::Get(std::string_view key, GetCallback done) {
   thread_local std::string scratch;
   GetResult r;
-  r.found = Lookup(key, &scratch, &r.expire_at_ms, &r.negative);
+  r.found = Lookup(key, &scratch, &r.expire_at_ms, &r.negative, &r.fill_token);
   if (r.found) r.value = scratch;
   done(r);
   if (scratch.capacity() > (1u << 20)) std::string().swap(scratch);  // don't pin big buffers

@@ -72,8 +72,10 @@ class L1Cache final : public Tier {
   // and its expiry into *expire_at, and returns true. If a live negative entry
   // is found instead, returns false, touches neither, and sets *negative (if
   // non-null) to true; *negative is left alone otherwise.
+  // *fill_token (if non-null) receives the key's shard write epoch, for a
+  // later conditional fill (WriteOptions::fill_token).
   bool Lookup(std::string_view key, std::string* value, int64_t* expire_at = nullptr,
-              bool* negative = nullptr);
+              bool* negative = nullptr, uint64_t* fill_token = nullptr);
   // Stores key=value, or with options.negative a negative entry (value is
   // ignored). Returns TooLarge if the entry could never fit in l1.max_bytes;
   // otherwise ok, with *applied false if nx/xx was not met (a negative entry

@@ -59,6 +59,12 @@ class L1Shard {
 
   SpinLock& mu() { return mu_; }
 
+  // Advances on every write, delete and expire that reaches the shard (not
+  // on fills); a fill carries the value seen at its Get and is dropped if
+  // it changed. Never 0.
+  uint64_t write_epoch() const { return write_epoch_; }
+  void BumpWriteEpoch() { ++write_epoch_; }
+
   // Returns the live entry for key, counting a hit or a miss. An expired
   // entry is unindexed (counted as expired) and reported as a miss. A live
   // negative entry is returned and counted as a hit: the caller has to test
@@ -145,6 +151,7 @@ class L1Shard {
   L1Entry* sweep_prev_[2] = {nullptr, nullptr};
   int sweep_q_ = 0;
   uint64_t negative_ = 0;  // indexed negative entries
+  uint64_t write_epoch_ = 1;
   uint64_t hits_ = 0, misses_ = 0, evictions_ = 0, expired_ = 0, negative_hits_ = 0;
 };
 

@@ -43,6 +43,12 @@ struct WriteOptions {
   // negative = true, Ttl says -2, Delete/Expire say it did not exist, nx
   // writes replace it and xx writes do not apply.
   bool negative = false;
+  // Fills only (the chain copying a lower tier's answer up): apply only if
+  // no write, delete or expire reached this tier's copy of the key since the
+  // Get that returned this token (GetResult::fill_token); 0 = unconditional.
+  // Without it, a fill racing a delete on another loop could bring the
+  // deleted value back.
+  uint64_t fill_token = 0;
 };
 
 struct GetResult {
@@ -57,6 +63,9 @@ struct GetResult {
   // lookup began (L2 detaches a lookup on writes): return it, but do not
   // copy it into the tiers above, where it could outlive the write.
   bool fillable = true;
+  // On a miss, a tier that supports conditional fills (L1) returns a token
+  // to pass back in WriteOptions::fill_token; 0 = none.
+  uint64_t fill_token = 0;
 };
 
 struct WriteResult {

@@ -202,6 +202,66 @@ TEST_CASE("chain: around deletes the first tier's copy; a fill never overwrites 
   CHECK(v == "v2");
 }
 
+// A lower tier whose Get answers later, when the test says so: the window in
+// which another loop's write or delete can race a fill.
+class DeferredTier final : public Tier {
+ public:
+  explicit DeferredTier(Tier* inner) : inner_(inner) {}
+  std::string_view name() const override { return "deferred"; }
+  // Reads now (the value as of the request), answers at Answer().
+  void Get(std::string_view key, GetCallback done) override {
+    inner_->Get(key, [&](const GetResult& r) {
+      pending_.push_back({r, std::string(r.value), std::move(done)});
+    });
+  }
+  void Answer() {
+    auto p = std::move(pending_);
+    for (auto& a : p) {
+      a.result.value = a.value;
+      a.done(a.result);
+    }
+  }
+  void Set(std::string_view k, std::string_view v, const WriteOptions& o,
+           WriteCallback done) override { inner_->Set(k, v, o, std::move(done)); }
+  void Delete(std::string_view k, WriteCallback done) override { inner_->Delete(k, std::move(done)); }
+  void Expire(std::string_view k, int64_t at, WriteCallback done) override {
+    inner_->Expire(k, at, std::move(done));
+  }
+  void Ttl(std::string_view k, TtlCallback done) override { inner_->Ttl(k, std::move(done)); }
+
+ private:
+  Tier* inner_;
+  struct Pending {
+    GetResult result;
+    std::string value;
+    GetCallback done;
+  };
+  std::vector<Pending> pending_;
+};
+
+TEST_CASE("chain: a fill racing a delete does not bring the value back") {
+  ManualClock clock;
+  L1Cache upper({.max_bytes = 1 << 20, .shards = 2, .clock = &clock});
+  L1Cache lower({.max_bytes = 1 << 20, .shards = 2, .clock = &clock});
+  DeferredTier slow(&lower);
+  Chain reader({&upper, &slow}, ChainOptions{.clock = &clock});  // one loop
+  Chain writer({&upper, &lower}, ChainOptions{.clock = &clock});  // another loop
+  bool inserted = false;
+  REQUIRE(lower.Insert("k", "old", {}, &inserted).ok());
+  std::string got;
+  reader.Get("k", [&](const GetResult& r) { got = std::string(r.value); });
+  writer.Delete("k", [](const WriteResult&) {});  // lands while the get is out
+  slow.Answer();                                  // the get returns the old value...
+  CHECK(got == "old");                            // ...which is a fair answer for it
+  CHECK_FALSE(upper.Lookup("k", nullptr));        // but it is not cached
+
+  // Without a racing write, the fill happens.
+  REQUIRE(lower.Insert("j", "v", {}, &inserted).ok());
+  reader.Get("j", [](const GetResult&) {});
+  slow.Answer();
+  CHECK(upper.Lookup("j", nullptr));
+}
+
 TEST_CASE("chain: negative caching remembers a full miss for negative_ttl") {
   UpperOverFlaky t;
   bool found = true;
