@@ -50,6 +50,10 @@ void CircuitBreaker::OnFailure() {
   if (++consecutive_failures_ >= options_.failure_threshold) Open();
 }
 
+void CircuitBreaker::EndCooldown() {
+  if (state_ == State::kOpen) open_until_ms_ = 0;
+}
+
 void CircuitBreaker::Open() {
   state_ = State::kOpen;
   probe_in_flight_ = false;

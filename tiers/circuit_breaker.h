@@ -39,6 +39,10 @@ class CircuitBreaker {
   bool Allow();
   void OnSuccess();
   void OnFailure();
+  // Evidence the endpoint is back (e.g. its connection just reconnected):
+  // an open breaker skips the rest of its cool-down, so the next Allow()
+  // sends the probe at once instead of after up to max_open_ms.
+  void EndCooldown();
 
   State state() const { return state_; }
   static std::string_view StateName(State s);

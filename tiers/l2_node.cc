@@ -23,6 +23,11 @@ L2Node::L2Node(uv_loop_t* loop, RedisConnection::Options options,
 }
 
 void L2Node::Send(const Commands& commands, bool asking, Done done) {
+  uint64_t connects = conn_->counters().connects;
+  if (connects != seen_connects_) {  // (re)connected: worth a probe right away
+    seen_connects_ = connects;
+    breaker_.EndCooldown();
+  }
   if (!breaker_.Allow()) {
     done(Status::Unavailable("redis " + address_ + ": circuit breaker open (" +
                                  conn_->last_error() + ")"),

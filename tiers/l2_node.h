@@ -8,6 +8,8 @@
 // ASKING (Redis Cluster's one-shot permission to touch an importing slot);
 // those replies are dropped. The breaker hears one success or failure per
 // group; a group refused by an open breaker fails inline with UNAVAILABLE.
+// When the connection completes a (re)connect, an open breaker ends its
+// cool-down: the next group is the probe.
 //
 // Thread affinity: the loop thread of `loop`, like RedisConnection.
 // Ownership: owns its connection; see RedisConnection for teardown.
@@ -55,6 +57,7 @@ class L2Node {
   bool readonly_;
   std::unique_ptr<RedisConnection> conn_;
   CircuitBreaker breaker_;
+  uint64_t seen_connects_ = 0;
 };
 
 }  // namespace strata

@@ -322,6 +322,7 @@ void RedisConnection::OnHandshakeReply(redisAsyncContext* ac, void* reply, void*
   if (--self->handshake_left_ > 0) return;
   uv_timer_stop(self->connect_timer_);
   self->state_ = State::kConnected;
+  ++self->counters_.connects;
   self->backoff_attempt_ = 0;
   self->last_error_.clear();
   LOG_INFO("redis %s: connected", self->options_.endpoint.ToString().c_str());

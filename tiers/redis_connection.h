@@ -105,6 +105,7 @@ class RedisConnection {
     uint64_t error_replies = 0; // commands answered with a Redis error reply
     uint64_t timeouts = 0;      // commands completed with Timeout
     uint64_t reconnects = 0;    // reconnect attempts after the first connect
+    uint64_t connects = 0;      // handshakes completed (first connect included)
   };
 
   RedisConnection(uv_loop_t* loop, Options options);

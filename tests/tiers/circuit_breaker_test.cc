@@ -88,3 +88,24 @@ TEST_CASE("circuit breaker: late failures of requests allowed before opening are
 
 }  // namespace
 }  // namespace strata
+
+namespace strata {
+namespace {
+
+TEST_CASE("circuit breaker: EndCooldown lets the probe go at once; a closed breaker ignores it") {
+  ManualClock clock;
+  CircuitBreaker b({.failure_threshold = 1, .open_ms = 30000, .max_open_ms = 30000}, &clock);
+  b.EndCooldown();
+  CHECK(b.state() == CircuitBreaker::State::kClosed);
+  REQUIRE(b.Allow());
+  b.OnFailure();
+  CHECK_FALSE(b.Allow());
+  b.EndCooldown();  // e.g. the connection just reconnected
+  CHECK(b.Allow());        // the probe, long before 30 s
+  CHECK_FALSE(b.Allow());  // only one
+  b.OnSuccess();
+  CHECK(b.state() == CircuitBreaker::State::kClosed);
+}
+
+}  // namespace
+}  // namespace strata
