@@ -83,13 +83,14 @@ StatusOr<std::unique_ptr<TierSet>> TierSet::Build(const Config& config, L1Cache*
     if (!l2.ok()) return l2.status();
     set->l2_ = std::move(l2).value();
   }
-  auto make_chain = [&](const std::vector<std::string>& names) -> Chain* {
+  auto make_chain = [&](const std::vector<std::string>& names, int64_t max_ttl_ms) -> Chain* {
     std::vector<Tier*> tiers;
     for (const auto& n : names) {
       if (n == "l1") tiers.push_back(l1);
       if (n == "l2" && set->l2_) tiers.push_back(set->l2_.get());
     }
     ChainOptions co;
+    co.max_ttl_ms = max_ttl_ms;
     if (!tiers.empty() && tiers[0] == l1) {
       co.l1_max_ttl_ms = config.l1.max_ttl_ms;
       co.negative_ttl_ms = config.l1.negative_ttl_ms;
@@ -98,12 +99,12 @@ StatusOr<std::unique_ptr<TierSet>> TierSet::Build(const Config& config, L1Cache*
     return set->chains_.back().get();
   };
   Policy fallback;
-  fallback.chain = make_chain(TierNames(config, {}));
+  fallback.chain = make_chain(TierNames(config, {}), 0);
   std::vector<Policy> policies;
   for (const PolicyConfig& pc : config.policies) {
     Policy p;
     p.prefix = pc.prefix;
-    p.chain = make_chain(TierNames(config, pc.tiers));
+    p.chain = make_chain(TierNames(config, pc.tiers), pc.max_ttl_ms);
     p.write = ParseMode(pc.write);
     p.default_ttl_ms = pc.default_ttl_ms;
     p.max_ttl_ms = pc.max_ttl_ms;

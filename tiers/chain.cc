@@ -54,14 +54,18 @@ void Chain::GetFrom(size_t i, std::string_view key, bool answered, bool failed,
 
 void Chain::Fill(size_t above, std::string_view key, const GetResult& hit, uint64_t token) {
   int64_t now = clock_->NowMs();
+  auto cap = [now](int64_t at, int64_t max_ttl) {
+    if (max_ttl <= 0) return at;
+    int64_t limit = now + max_ttl;
+    return at == 0 || at > limit ? limit : at;
+  };
   for (size_t j = 0; j < above; ++j) {
     WriteOptions o;
-    o.expire_at_ms = hit.expire_at_ms;
+    o.expire_at_ms = cap(hit.expire_at_ms, options_.max_ttl_ms);
     o.condition = WriteCondition::kIfAbsent;  // never overwrite a newer write
-    if (j == 0) o.fill_token = token;         // nor bring back a deleted value
-    if (j == 0 && options_.l1_max_ttl_ms > 0) {
-      int64_t cap = now + options_.l1_max_ttl_ms;
-      if (o.expire_at_ms == 0 || o.expire_at_ms > cap) o.expire_at_ms = cap;
+    if (j == 0) {
+      o.fill_token = token;  // nor bring back a deleted value
+      o.expire_at_ms = cap(o.expire_at_ms, options_.l1_max_ttl_ms);
     }
     tiers_[j]->Set(key, hit.value, o, [](const WriteResult&) {});
   }

@@ -43,7 +43,8 @@ namespace strata {
 enum class WriteMode : uint8_t { kDefault, kBehind, kThrough, kAround };
 
 struct ChainOptions {
-  int64_t l1_max_ttl_ms = 0;    // 0 = no cap
+  int64_t l1_max_ttl_ms = 0;    // caps fills into the first tier; 0 = no cap
+  int64_t max_ttl_ms = 0;       // caps fills into every tier (a policy's max_ttl); 0 = no cap
   int64_t negative_ttl_ms = 0;  // 0 = no negative caching
   Clock* clock = nullptr;       // nullptr = SystemClock
 };
