@@ -848,7 +848,7 @@ TEST_CASE("Validate: [[policy]] rules name the policy and key", "[config][policy
   CHECK(Validate(nested).ok());
 }
 
-TEST_CASE("--print-config round-trips two policies", "[config][policy]") {
+TEST_CASE("print-config round-trips two policies", "[config][policy]") {
   TempFile file(R"(
 [l2]
 mode = "sharded"
