@@ -68,6 +68,11 @@ class L2Tier::Impl {
     bool read = false;
     int redirects = 0;
     int retries = 0;
+    // Cluster: sent to a seed because the slot's owner was unknown (no map
+    // yet); an UNAVAILABLE seed is then skipped for the next one.
+    bool via_seed = false;
+    size_t seed_start = 0;
+    size_t seed_tries = 0;
     std::string ask_target;  // set by ASK: the next send goes there with ASKING
     std::function<void(Status, std::vector<RedisReply>)> done;
   };
@@ -84,7 +89,7 @@ class L2Tier::Impl {
   void OnReplies(RequestPtr r, L2Node* node, Status s, std::vector<RedisReply> replies);
   void Finish(const RequestPtr& r, Status s, std::vector<RedisReply> replies);
   void RetryLater(RequestPtr r);
-  L2Node* Route(const Request& r);
+  L2Node* Route(Request& r);
   L2Node* NodeFor(const std::string& address, bool readonly);
   void Invalidate(const std::string& key) {
     auto it = lookups_.find(key);
@@ -115,6 +120,8 @@ class L2Tier::Impl {
   SlotMap slots_;
   std::vector<std::string> seeds_;  // cluster seed addresses
   bool refreshing_ = false;
+  int64_t last_refresh_ms_ = 0;
+  static constexpr int64_t kMinRefreshGapMs = 100;
   uint64_t replica_cursor_ = 0;
   size_t refresh_cursor_ = 0;
 
@@ -249,10 +256,11 @@ L2Node* L2Tier::Impl::NodeFor(const std::string& address, bool readonly) {
   return raw;
 }
 
-L2Node* L2Tier::Impl::Route(const Request& r) {
+L2Node* L2Tier::Impl::Route(Request& r) {
   if (o_.mode != L2Options::Mode::kCluster) {
     return ring_nodes_.size() == 1 ? ring_nodes_[0] : ring_nodes_[ring_->Owner(r.key)];
   }
+  r.via_seed = false;
   if (!r.ask_target.empty()) return NodeFor(r.ask_target, false);
   int slot = KeySlot(r.key);
   if (r.read && o_.read_from_replicas) {
@@ -266,7 +274,9 @@ L2Node* L2Tier::Impl::Route(const Request& r) {
   if (!master.empty()) return NodeFor(std::string(master), false);
   // Slot unknown (no map yet, or a hole): any seed; a MOVED will route it.
   ScheduleRefresh();
-  return NodeFor(seeds_[replica_cursor_++ % seeds_.size()], false);
+  if (r.seed_tries == 0) r.seed_start = replica_cursor_++;
+  r.via_seed = true;
+  return NodeFor(seeds_[(r.seed_start + r.seed_tries) % seeds_.size()], false);
 }
 
 std::string L2Tier::Impl::OwnerOf(std::string_view key) {
@@ -310,7 +320,14 @@ void L2Tier::Impl::OnReplies(RequestPtr r, L2Node* node, Status s,
     UpdateGauges();
   }
   if (closing_ || !s.ok()) {
-    if (!s.ok() && !closing_ && o_.mode == L2Options::Mode::kCluster) ScheduleRefresh();
+    if (!s.ok() && !closing_ && o_.mode == L2Options::Mode::kCluster) {
+      ScheduleRefresh();
+      // Any reachable seed will do while the map is unknown: try the next.
+      if (r->via_seed && s.code() == Code::kUnavailable && ++r->seed_tries < seeds_.size()) {
+        Send(std::move(r));
+        return;
+      }
+    }
     Finish(r, std::move(s), {});
     return;
   }
@@ -559,11 +576,14 @@ void L2Tier::Impl::Ttl(std::string_view key, TtlCallback done) {
 // ---------------------------------------------------------------- topology
 
 void L2Tier::Impl::ScheduleRefresh() {
-  // After errors: soon, but at most one refresh in flight, and not a storm:
-  // a pending periodic timer is pulled in to 10 ms.
+  // After errors: soon, but not a storm: at most one refresh in flight, and
+  // one started at most every kMinRefreshGapMs (an outage makes every request
+  // fail, each asking for a refresh). A pending periodic timer is pulled in.
   if (o_.mode != L2Options::Mode::kCluster || closing_ || refreshing_) return;
+  int64_t since = clock_->NowMs() - last_refresh_ms_;
+  int64_t delay = std::max<int64_t>(10, kMinRefreshGapMs - since);
   if (uv_is_active(reinterpret_cast<uv_handle_t*>(refresh_timer_)) &&
-      uv_timer_get_due_in(refresh_timer_) <= 10) {
+      uv_timer_get_due_in(refresh_timer_) <= static_cast<uint64_t>(delay)) {
     return;
   }
   uv_timer_start(
@@ -572,11 +592,12 @@ void L2Tier::Impl::ScheduleRefresh() {
         auto* self = static_cast<Impl*>(t->data);
         if (self != nullptr) self->RefreshTopology();
       },
-      10, 0);
+      static_cast<uint64_t>(delay), 0);
 }
 
 void L2Tier::Impl::RefreshTopology() {
   if (o_.mode != L2Options::Mode::kCluster || closing_ || refreshing_) return;
+  last_refresh_ms_ = clock_->NowMs();
   // Known masters first (the map is most likely right about them), then the
   // seeds; start at a rotating position so a dead node is not always first.
   std::vector<std::string> candidates = slots_.Masters();
