@@ -74,11 +74,21 @@ struct L2Config {
 struct L3Config {
   bool enabled = true;
   std::string path = "./data/l3";
+  uint64_t block_cache = 64ull << 20;
+  std::string compression = "lz4";  // lz4 | zstd | none
+  uint32_t bloom_bits = 10;          // 0 = no bloom filter
+  uint64_t max_bytes = 0;            // disk budget; 0 = unbounded
+  uint32_t io_threads = 2;           // threads for reads that miss the block cache
 };
 
 struct WalConfig {
+  bool enabled = true;  // journal writes (write-behind) when a tier below L1 exists
   std::string path = "./data/wal";
   std::string sync = "interval";  // always | interval | never
+  int64_t sync_interval_ms = 10;
+  uint64_t max_bytes = 1ull << 30;      // journaled, not yet in every tier below L1
+  uint64_t segment_bytes = 64ull << 20;
+  int64_t through_timeout_ms = 5000;    // a "through" write waits this long for the drain
 };
 
 struct AdminConfig {

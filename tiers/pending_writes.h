@@ -1,0 +1,96 @@
+// PendingWrites: acknowledged write-behind writes that the drain has not yet
+// confirmed in every tier below L1, by key (the newest per key).
+//
+// It is what makes write-behind read-your-writes: a get that misses L1 asks
+// here before asking L2/L3 (PendingTier below), so an acknowledged value is
+// returned even after L1 evicted it, and an acknowledged delete hides the
+// old value that Redis or RocksDB still hold. The drain removes an entry
+// once the write it holds (or a newer one) is confirmed.
+//
+// Locking. 64 shards, each a spin lock over a hash map. The write-behind path
+// holds a key's shard lock across "check condition, append to the WAL,
+// record here, write L1", so writes of one key from different loops reach
+// the WAL, this map and L1 in the same order.
+//
+// Thread affinity: any thread. Memory: bounded by the WAL backlog bound
+// (wal.max_bytes), since every entry is also an unconfirmed WAL record.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/spinlock.h"
+#include "tiers/tier.h"
+
+namespace strata {
+
+struct PendingWrite {
+  enum class Op : uint8_t { kSet, kDelete, kExpire };
+  uint64_t seq = 0;
+  Op op = Op::kSet;
+  std::string value;         // kSet
+  int64_t expire_at_ms = 0;  // kSet: 0 = none; kExpire: the new expiry
+};
+
+class PendingWrites {
+ public:
+  struct Shard {
+    SpinLock mu;
+    std::unordered_map<std::string, PendingWrite> map;
+  };
+
+  Shard& ShardFor(std::string_view key);
+
+  // REQUIRES: shard.mu held. Returns the entry or nullptr.
+  static const PendingWrite* FindLocked(Shard& shard, std::string_view key);
+  // REQUIRES: shard.mu held. Records `w` unless a newer write is there. An
+  // expire over a pending set merges into it (the set with the new expiry).
+  void PutLocked(Shard& shard, std::string_view key, PendingWrite w);
+
+  // REQUIRES: shard.mu held. Removes the entry if it is exactly write `seq`.
+  bool EraseIfSeqLocked(Shard& shard, std::string_view key, uint64_t seq);
+
+  // Copies the entry for `key` into *out; false if none.
+  bool Lookup(std::string_view key, PendingWrite* out);
+  // The drain confirmed every write of `key` up to `seq`: forget the entry
+  // if it is not newer.
+  void Confirm(std::string_view key, uint64_t seq);
+
+  uint64_t size() const { return size_.load(std::memory_order_relaxed); }
+  uint64_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
+
+ private:
+  static constexpr size_t kShards = 64;
+  Shard shards_[kShards];
+  std::atomic<uint64_t> size_{0};
+  std::atomic<int64_t> bytes_{0};
+};
+
+// The pending writes as a tier between L1 and L2: a pending set is a hit, a
+// pending delete is "known absent" (GetResult::negative, so the chain stops
+// instead of asking Redis for the old value), a pending expire-only entry
+// defers to the tiers below. Writes are no-ops that report success: the
+// write-behind path, not the chain, records pending writes. Any thread;
+// callbacks inline.
+class PendingTier final : public Tier {
+ public:
+  PendingTier(PendingWrites* pending, Clock* clock) : pending_(pending), clock_(clock) {}
+  std::string_view name() const override { return "pending"; }
+  void Get(std::string_view key, GetCallback done) override;
+  void Set(std::string_view key, std::string_view value, const WriteOptions& options,
+           WriteCallback done) override;
+  void Delete(std::string_view key, WriteCallback done) override;
+  void Expire(std::string_view key, int64_t expire_at_ms, WriteCallback done) override;
+  void Ttl(std::string_view key, TtlCallback done) override;
+
+ private:
+  PendingWrites* pending_;
+  Clock* clock_;
+};
+
+}  // namespace strata
