@@ -1,0 +1,256 @@
+#include "wal/wal.h"
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <thread>
+#include <vector>
+
+#include "tests/wal/wal_test_util.h"
+
+namespace strata {
+namespace {
+
+using wal_test::AppendOrDie;
+using wal_test::MakeRec;
+using wal_test::OpenOrDie;
+using wal_test::Rec;
+using wal_test::TempDir;
+
+size_t CountSegments(const std::string& dir) {
+  size_t n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    if (e.path().filename().string().rfind("wal-", 0) == 0) ++n;
+  }
+  return n;
+}
+
+TEST_CASE("wal: round trip across segment boundaries, every op, binary bytes", "[wal]") {
+  TempDir dir;
+  WalOptions o;
+  o.dir = dir.path() + "/nested/wal";  // Open creates it
+  o.segment_bytes = 1024;
+  std::vector<Rec> appended;
+  {
+    std::vector<Rec> replayed;
+    auto wal = OpenOrDie(o, &replayed);
+    CHECK(replayed.empty());
+    for (uint64_t i = 0; i < 300; ++i) {
+      appended.push_back(AppendOrDie(wal.get(), MakeRec(i)));
+      CHECK(appended.back().seq == i + 1);
+      if (i % 50 == 0) REQUIRE(wal->Flush().ok());  // groups of varied size
+    }
+    // An empty key and value and a value bigger than a segment.
+    Rec empty;
+    appended.push_back(AppendOrDie(wal.get(), empty));
+    Rec big = MakeRec(3000, 5000);
+    appended.push_back(AppendOrDie(wal.get(), big));
+    REQUIRE(wal->Flush().ok());
+    CHECK(wal->durable_seq() == appended.back().seq);
+    CHECK(wal->last_seq() == appended.back().seq);
+    WalStats st = wal->stats();
+    CHECK(st.appended_records == appended.size());
+    CHECK(st.segments > 10);
+    CHECK(st.write_errors == 0);
+  }
+  CHECK(CountSegments(o.dir) > 10);
+  std::vector<Rec> replayed;
+  auto wal = OpenOrDie(o, &replayed);
+  CHECK(replayed == appended);
+  CHECK(wal->stats().replayed_records == appended.size());
+  CHECK(wal->stats().truncated_tails == 0);
+  uint64_t seq = 0;
+  REQUIRE(wal->Append(MakeRec(1).View(), &seq).ok());
+  CHECK(seq == appended.back().seq + 1);
+}
+
+TEST_CASE("wal: reopen replays exactly the records after the checkpoint, in order", "[wal]") {
+  TempDir dir;
+  for (WalSync mode : {WalSync::kAlways, WalSync::kInterval, WalSync::kNever}) {
+    std::filesystem::remove_all(dir.path() + "/w");
+    WalOptions o;
+    o.dir = dir.path() + "/w";
+    o.sync = mode;
+    o.segment_bytes = 2048;
+    std::vector<Rec> appended;
+    {
+      std::vector<Rec> replayed;
+      auto wal = OpenOrDie(o, &replayed);
+      for (uint64_t i = 0; i < 200; ++i) appended.push_back(AppendOrDie(wal.get(), MakeRec(i)));
+      wal->SetCheckpoint(120);
+    }  // the destructor writes what was appended and the checkpoint
+    std::vector<Rec> replayed;
+    {
+      auto wal = OpenOrDie(o, &replayed);
+      CHECK(wal->stats().checkpoint == 120);
+      CHECK(replayed == std::vector<Rec>(appended.begin() + 120, appended.end()));
+      wal->SetCheckpoint(100);  // lower: ignored
+      CHECK(wal->stats().checkpoint == 120);
+      for (uint64_t i = 200; i < 210; ++i) appended.push_back(AppendOrDie(wal.get(), MakeRec(i)));
+      CHECK(appended.back().seq == 210);
+    }
+    replayed.clear();
+    auto wal = OpenOrDie(o, &replayed);
+    CHECK(replayed == std::vector<Rec>(appended.begin() + 120, appended.end()));
+  }
+}
+
+TEST_CASE("wal: SetCheckpoint deletes covered segments, and that survives reopen", "[wal]") {
+  TempDir dir;
+  WalOptions o;
+  o.dir = dir.path();
+  o.segment_bytes = 1024;
+  std::vector<Rec> appended;
+  std::vector<Rec> replayed;
+  auto wal = OpenOrDie(o, &replayed);
+  for (uint64_t i = 0; i < 400; ++i) {
+    appended.push_back(AppendOrDie(wal.get(), MakeRec(i)));
+    if (i % 20 == 0) REQUIRE(wal->Flush().ok());
+  }
+  REQUIRE(wal->Flush().ok());
+  const size_t before = CountSegments(o.dir);
+  REQUIRE(before > 20);
+  CHECK(wal->stats().segments == before);
+
+  wal->SetCheckpoint(200);
+  REQUIRE(wal->Flush().ok());
+  const size_t after = CountSegments(o.dir);
+  CHECK(after < before);
+  CHECK(after > 1);
+  CHECK(wal->stats().segments == after);
+  CHECK(std::filesystem::exists(o.dir + "/CHECKPOINT"));
+  // Every segment left holds a record above the checkpoint: the oldest one
+  // left must reach past 200, so replay starts right after it.
+  wal.reset();
+  replayed.clear();
+  wal = OpenOrDie(o, &replayed);
+  CHECK(replayed == std::vector<Rec>(appended.begin() + 200, appended.end()));
+
+  // Everything covered: only the open segment (if any) remains.
+  wal->SetCheckpoint(wal->last_seq());
+  REQUIRE(wal->Flush().ok());
+  CHECK(CountSegments(o.dir) <= 1);
+  wal.reset();
+  replayed.clear();
+  wal = OpenOrDie(o, &replayed);
+  CHECK(replayed.empty());
+  CHECK(CountSegments(o.dir) == 0);
+  CHECK(wal->last_seq() == 400);
+  uint64_t seq = 0;
+  REQUIRE(wal->Append(MakeRec(7).View(), &seq).ok());
+  CHECK(seq == 401);
+}
+
+TEST_CASE("wal: max_bytes bounds the backlog; a checkpoint frees it", "[wal]") {
+  TempDir dir;
+  WalOptions o;
+  o.dir = dir.path();
+  o.max_bytes = 4000;
+  std::vector<Rec> replayed;
+  auto wal = OpenOrDie(o, &replayed);
+  uint64_t last_ok = 0;
+  Status s;
+  for (uint64_t i = 0; i < 1000; ++i) {
+    uint64_t seq = 0;
+    s = wal->Append(MakeRec(0, 67).View(), &seq);  // 33 + 4 + 67 = 104 encoded bytes
+    if (!s.ok()) break;
+    last_ok = seq;
+  }
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.code() == Code::kOverloaded);
+  CHECK(s.message().find("wal.max_bytes") != std::string::npos);
+  CHECK(last_ok >= 30);
+  CHECK(wal->stats().backlog_bytes <= o.max_bytes);
+  uint64_t seq = 0;
+  CHECK(wal->Append(MakeRec(0, 67).View(), &seq).code() == Code::kOverloaded);
+
+  wal->SetCheckpoint(last_ok / 2);
+  CHECK(wal->stats().backlog_bytes < o.max_bytes / 2 + 200);
+  REQUIRE(wal->Append(MakeRec(0, 67).View(), &seq).ok());
+  CHECK(seq == last_ok + 1);
+  wal->SetCheckpoint(seq);
+  CHECK(wal->stats().backlog_bytes == 0);
+  for (int i = 0; i < 20; ++i) REQUIRE(wal->Append(MakeRec(0, 67).View(), &seq).ok());
+  REQUIRE(wal->Flush().ok());
+
+  // The backlog of replayed records counts after a reopen too.
+  wal.reset();
+  replayed.clear();
+  wal = OpenOrDie(o, &replayed);
+  CHECK(replayed.size() == 20);
+  CHECK(wal->stats().backlog_bytes >= 20 * 100);
+}
+
+TEST_CASE("wal: group commit shares fsyncs among many appenders; wakers are called", "[wal]") {
+  TempDir dir;
+  WalOptions o;
+  o.dir = dir.path();
+  o.sync = WalSync::kAlways;
+  std::vector<Rec> replayed;
+  auto wal = OpenOrDie(o, &replayed);
+  std::atomic<uint64_t> wakes{0};
+  std::atomic<uint64_t> max_seen{0};
+  wal->AddWaker([&] {
+    wakes.fetch_add(1);
+    uint64_t d = wal->durable_seq();
+    uint64_t m = max_seen.load();
+    while (d > m && !max_seen.compare_exchange_weak(m, d)) {
+    }
+  });
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 2000;
+  std::vector<std::thread> threads;
+  std::atomic<int> errors{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        Rec r = MakeRec(static_cast<uint64_t>(t * kPerThread + i), 40);
+        uint64_t seq = 0;
+        if (!wal->Append(r.View(), &seq).ok()) errors.fetch_add(1);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(errors == 0);
+  const uint64_t appends = kThreads * kPerThread;
+  REQUIRE(wal_test::WaitFor([&] { return wal->durable_seq() == appends; }));
+  WalStats st = wal->stats();
+  INFO("syncs " << st.syncs << " groups " << st.groups);
+  CHECK(st.syncs < appends / 4);
+  CHECK(st.syncs >= 1);
+  CHECK(st.sync_ns_total > 0);
+  CHECK(wakes.load() >= 1);
+  CHECK(max_seen.load() == appends);
+  CHECK(wal->StateOf(1) == Wal::SeqState::kDurable);
+  CHECK(wal->StateOf(appends) == Wal::SeqState::kDurable);
+  CHECK(wal->StateOf(appends + 1) == Wal::SeqState::kPending);
+  wal.reset();
+  replayed.clear();
+  wal = OpenOrDie(o, &replayed);
+  REQUIRE(replayed.size() == appends);
+  for (size_t i = 0; i < replayed.size(); ++i) CHECK(replayed[i].seq == i + 1);
+}
+
+TEST_CASE("wal: kAlways acknowledges only after fdatasync; kInterval/kNever after write",
+          "[wal]") {
+  wal_test::FaultFs fs;
+  fs.SetSyncDelay(std::chrono::milliseconds(30));
+  for (WalSync mode : {WalSync::kAlways, WalSync::kNever}) {
+    WalOptions o;
+    o.dir = mode == WalSync::kAlways ? "/a" : "/n";
+    o.fs = &fs;
+    o.sync = mode;
+    std::vector<Rec> replayed;
+    auto wal = OpenOrDie(o, &replayed);
+    const uint64_t syncs_before = fs.syncs();
+    Rec r = AppendOrDie(wal.get(), MakeRec(0));
+    REQUIRE(wal_test::WaitFor([&] { return wal->durable_seq() == r.seq; }));
+    if (mode == WalSync::kAlways) {
+      CHECK(fs.syncs() == syncs_before + 1);
+    } else {
+      CHECK(fs.syncs() == syncs_before);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace strata
