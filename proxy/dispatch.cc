@@ -182,14 +182,54 @@ void Dispatcher::Set(Call& c) {
   if (policy.has_ttl_rules()) {
     opts.write.expire_at_ms = policy.ExpiryFor(opts.write.expire_at_ms, clock_->NowMs());
   }
-  policy.chain->Set(key, value, opts.write, policy.ModeFor(opts.mode),
-                    [sink, msgid](const WriteResult& r) {
-    if (sink->alive()) {
-      if (!r.status.ok()) Fail(msgid, r.status, sink);
-      else RpcWriter(sink->output()).Bool(msgid, r.applied);
-    }
-    sink->Release();
-  });
+  SetKey(policy, key, value, opts.write, policy.ModeFor(opts.mode),
+         [sink, msgid](const WriteResult& r) {
+           if (sink->alive()) {
+             if (!r.status.ok()) Fail(msgid, r.status, sink);
+             else RpcWriter(sink->output()).Bool(msgid, r.applied);
+           }
+           sink->Release();
+         });
+}
+
+void Dispatcher::SetKey(const Policy& policy, std::string_view key, std::string_view value,
+                        const WriteOptions& options, WriteMode mode, WriteCallback done) {
+  if (journal_ != nullptr && policy.journal) {
+    WriteBehind::Write w;
+    w.op = WriteBehind::Op::kSet;
+    w.key = key;
+    w.value = value;
+    w.expire_at_ms = options.expire_at_ms;
+    w.condition = options.condition;
+    w.skip_l1 = mode == WriteMode::kAround;
+    journal_->Write(w, mode == WriteMode::kThrough, std::move(done));
+    return;
+  }
+  policy.chain->Set(key, value, options, mode, std::move(done));
+}
+
+void Dispatcher::DeleteKey(const Policy& policy, std::string_view key, WriteCallback done) {
+  if (journal_ != nullptr && policy.journal) {
+    WriteBehind::Write w;
+    w.op = WriteBehind::Op::kDelete;
+    w.key = key;
+    journal_->Write(w, policy.write == WriteMode::kThrough, std::move(done));
+    return;
+  }
+  policy.chain->Delete(key, std::move(done));
+}
+
+void Dispatcher::ExpireKey(const Policy& policy, std::string_view key, int64_t expire_at_ms,
+                           WriteCallback done) {
+  if (journal_ != nullptr && policy.journal) {
+    WriteBehind::Write w;
+    w.op = WriteBehind::Op::kExpire;
+    w.key = key;
+    w.expire_at_ms = expire_at_ms;
+    journal_->Write(w, policy.write == WriteMode::kThrough, std::move(done));
+    return;
+  }
+  policy.chain->Expire(key, expire_at_ms, std::move(done));
 }
 
 namespace {
@@ -243,7 +283,7 @@ void Dispatcher::Del(Call& c) {
   auto g = std::make_shared<Gather>(Gather{c.sink, c.msgid, keys.size(), {}, {}, 0});
   c.sink->Hold();
   for (std::string_view k : keys) {
-    policies_->Match(k).chain->Delete(k, [g](const WriteResult& r) {
+    DeleteKey(policies_->Match(k), k, [g](const WriteResult& r) {
       g->Done(r.status, [&](RpcWriter& w) { w.Bool(g->msgid, true); });
     });
   }
@@ -319,7 +359,7 @@ void Dispatcher::MSet(Call& c) {
     const Policy& policy = policies_->Match(kv[i]);
     WriteOptions w = opts.write;
     if (policy.has_ttl_rules()) w.expire_at_ms = policy.ExpiryFor(w.expire_at_ms, now);
-    policy.chain->Set(kv[i], kv[i + 1], w, policy.ModeFor(opts.mode), [g](const WriteResult& r) {
+    SetKey(policy, kv[i], kv[i + 1], w, policy.ModeFor(opts.mode), [g](const WriteResult& r) {
       g->Done(r.status, [&](RpcWriter& w) { w.Bool(g->msgid, true); });
     });
   }
@@ -361,7 +401,7 @@ void Dispatcher::Expire(Call& c) {
   ResponseSink* sink = c.sink;
   uint32_t msgid = c.msgid;
   sink->Hold();
-  policy.chain->Expire(key, expire_at, [sink, msgid](const WriteResult& r) {
+  ExpireKey(policy, key, expire_at, [sink, msgid](const WriteResult& r) {
     if (sink->alive()) {
       if (!r.status.ok()) Fail(msgid, r.status, sink);
       else RpcWriter(sink->output()).Bool(msgid, r.applied);

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "proxy/journal_writer.h"
 #include "proxy/policy.h"
 #include "proxy/rpc_request.h"
 #include "tiers/chain.h"
@@ -64,6 +65,8 @@ class Dispatcher {
 
   // Per-key policies (borrowed; must outlive the dispatcher or be replaced).
   void SetPolicies(const PolicyTable* policies) { policies_ = policies; }
+  // Write-behind for policies with `journal` (borrowed; null = none).
+  void SetJournal(JournalWriter* journal) { journal_ = journal; }
 
   void Handle(const RpcRequest& request, ResponseSink* sink);
   // A complete message that is not a valid request: counted as a request
@@ -89,9 +92,16 @@ class Dispatcher {
   void Expire(Call& c);
   void Exists(Call& c);
   void Stats(Call& c);
+  // One key's write, through the journal or the policy's chain.
+  void SetKey(const Policy& policy, std::string_view key, std::string_view value,
+              const WriteOptions& options, WriteMode mode, WriteCallback done);
+  void DeleteKey(const Policy& policy, std::string_view key, WriteCallback done);
+  void ExpireKey(const Policy& policy, std::string_view key, int64_t expire_at_ms,
+                 WriteCallback done);
 
   PolicyTable own_policies_;  // the constructor's single chain
   const PolicyTable* policies_;
+  JournalWriter* journal_ = nullptr;
   RequestLimits limits_;
   StatsProvider stats_;
   Clock* clock_;

@@ -13,6 +13,7 @@ extern char** environ;
 
 int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);  // a client that went away is an error value, not a signal
+  signal(SIGXFSZ, SIG_IGN);  // a file-size limit is an EFBIG from write(), not a kill
   // Hold SIGTERM/SIGINT until the server's handlers exist (Server::Start
   // unblocks them on the main thread), so a signal that arrives while the
   // socket is being set up still drains instead of killing the process.
@@ -54,9 +55,6 @@ int main(int argc, char** argv) {
     LOG_INFO("l2: %s mode, %zu endpoint(s), %zu polic%s", config.l2.mode.c_str(),
              config.l2.endpoints.size(), config.policies.size(),
              config.policies.size() == 1 ? "y" : "ies");
-  }
-  if (config.l3.enabled) {
-    LOG_INFO("l3 (RocksDB at %s) is not built yet; serving without it", config.l3.path.c_str());
   }
 
   strata::Server server(config);

@@ -22,6 +22,9 @@ struct Policy {
   WriteMode write = WriteMode::kDefault;  // used when a request names no mode
   int64_t default_ttl_ms = 0;             // for sets without ttl_ms; 0 = none
   int64_t max_ttl_ms = 0;                 // caps every TTL; 0 = none
+  // Writes go through the write-behind journal (there is a tier below L1
+  // and wal.enabled); else through the chain.
+  bool journal = false;
 
   bool has_ttl_rules() const { return default_ttl_ms > 0 || max_ttl_ms > 0; }
   // The expiry a write should carry: the request's (0 = none), else the

@@ -30,6 +30,7 @@ Server::Server(const Config& config) : config_(config) {
   l1_ = std::make_unique<L1Cache>(l1);
   shared_.config = &config_;
   shared_.l1 = l1_.get();
+  shared_.tiers.l1 = l1_.get();
   shared_.start_ms = SystemClock::Default()->NowMs();
 }
 
@@ -47,6 +48,7 @@ Status Server::Start() {
   // Each worker builds its own tiers on its loop; check what they will need
   // first, so that a bad endpoint is a startup error, not a worker crash.
   if (Status s = CheckTierConfig(config_); !s.ok()) return s;
+  if (Status s = OpenLowerTiers(); !s.ok()) return s;
   StatusOr<int> fd = ListenUnix(config_.server.socket, config_.server.socket_mode, 1024);
   if (!fd.ok()) return fd.status();
   listen_fd_ = *fd;
@@ -83,6 +85,57 @@ Status Server::Start() {
   LOG_INFO("strata listening on %s (mode %04o, %u worker threads, l1.max_bytes %llu)",
            config_.server.socket.c_str(), config_.server.socket_mode, n,
            static_cast<unsigned long long>(config_.l1.max_bytes));
+  return Status::Ok();
+}
+
+Status Server::OpenLowerTiers() {
+  if (config_.l3.enabled) {
+    L3Options o;
+    o.path = config_.l3.path;
+    o.block_cache_bytes = config_.l3.block_cache;
+    o.compression = config_.l3.compression;
+    o.bloom_bits_per_key = static_cast<int>(config_.l3.bloom_bits);
+    o.max_bytes = config_.l3.max_bytes;
+    auto store = L3Store::Open(o);
+    if (!store.ok()) return Status(store.status().code(), "l3.path " + config_.l3.path + ": " +
+                                                              store.status().message());
+    l3_ = std::move(store).value();
+    io_pool_ = std::make_unique<IoPool>(static_cast<int>(config_.l3.io_threads));
+    shared_.tiers.l3 = l3_.get();
+    shared_.tiers.io_pool = io_pool_.get();
+    LOG_INFO("l3: RocksDB at %s", config_.l3.path.c_str());
+  }
+  bool below_l1 = config_.l2.mode != "off" || config_.l3.enabled;
+  if (!config_.wal.enabled || !below_l1) return Status::Ok();
+  pending_ = std::make_unique<PendingWrites>();
+  WriteBehindOptions o;
+  o.wal.dir = config_.wal.path;
+  o.wal.sync = config_.wal.sync == "always"   ? WalSync::kAlways
+               : config_.wal.sync == "never" ? WalSync::kNever
+                                              : WalSync::kInterval;
+  o.wal.sync_interval_ms = config_.wal.sync_interval_ms;
+  o.wal.max_bytes = config_.wal.max_bytes;
+  o.wal.segment_bytes = config_.wal.segment_bytes;
+  o.l1 = l1_.get();
+  o.pending = pending_.get();
+  o.l3 = l3_.get();
+  if (config_.l2.mode != "off") {
+    auto l2 = L2OptionsFromConfig(config_);
+    if (!l2.ok()) return l2.status();
+    o.l2 = true;
+    o.l2_options = std::move(l2).value();
+  }
+  o.tiers_for_key = TierMaskFn(config_);
+  auto wb = WriteBehind::Open(std::move(o));
+  if (!wb.ok()) {
+    return Status(wb.status().code(), "wal.path " + config_.wal.path + ": " +
+                                          wb.status().message());
+  }
+  write_behind_ = std::move(wb).value();
+  shared_.tiers.pending = pending_.get();
+  shared_.tiers.write_behind = write_behind_.get();
+  LOG_INFO("write-behind: journal at %s, wal.sync=%s", config_.wal.path.c_str(),
+           config_.wal.sync.c_str());
   return Status::Ok();
 }
 
@@ -180,6 +233,19 @@ void Server::Finish() {
   for (auto& w : workers_) w->Stop();
   for (auto& w : workers_) w->Join();
   workers_.clear();
+  if (write_behind_) {
+    // Whatever the drain cannot finish within the shutdown budget stays in
+    // the WAL and is replayed at the next start.
+    int64_t budget_ms = shutting_down_
+                            ? std::max<int64_t>(0, (shutdown_deadline_ns_ - MonotonicNs()) / 1000000)
+                            : 0;
+    int64_t now = SystemClock::Default()->NowMs();
+    uint64_t left = write_behind_->Stop(now + std::max<int64_t>(budget_ms, 100));
+    if (left > 0) {
+      LOG_WARN("write-behind: %llu records not yet in every tier; they stay in the WAL",
+               static_cast<unsigned long long>(left));
+    }
+  }
   uv_close(AsHandle(&shutdown_timer_), nullptr);
   uv_close(AsHandle(&sweep_timer_), nullptr);
   uv_close(AsHandle(&sigterm_), nullptr);
@@ -220,6 +286,40 @@ std::vector<std::pair<std::string, double>> Server::Stats() const {
       {"l1_expired", double(l1.expired)},
       {"l1_negative_hits", double(l1.negative_hits)},
   };
+  if (write_behind_) {
+    const WriteBehindCounters& c = write_behind_->counters();
+    WalStats ws = write_behind_->wal_stats();
+    auto add = [&out](const char* name, double v) { out.emplace_back(name, v); };
+    add("wal_appended_records", double(ws.appended_records));
+    add("wal_appended_bytes", double(ws.appended_bytes));
+    add("wal_backlog_bytes", double(ws.backlog_bytes));
+    add("wal_syncs", double(ws.syncs));
+    add("wal_write_errors", double(ws.write_errors));
+    add("wal_segments", double(ws.segments));
+    add("wal_checkpoint", double(ws.checkpoint));
+    add("wal_replayed_records", double(ws.replayed_records));
+    add("wal_truncated_tails", double(ws.truncated_tails));
+    add("wb_journaled", double(c.journaled.load()));
+    add("wb_backlog_records", double(write_behind_->backlog_records()));
+    add("wb_drained_records", double(c.drained_records.load()));
+    add("wb_coalesced", double(c.coalesced.load()));
+    add("wb_batches", double(c.batches.load()));
+    add("wb_batch_records_max", double(c.batch_records_max.load()));
+    add("wb_retries", double(c.retries.load()));
+    add("wb_l2_failures", double(c.l2_failures.load()));
+    add("wb_l3_failures", double(c.l3_failures.load()));
+    add("wb_wal_failures", double(c.wal_failures.load()));
+    add("pending_writes", double(pending_->size()));
+  }
+  if (l3_) {
+    L3Store::Stats ls = l3_->stats();
+    out.emplace_back("l3_disk_bytes", double(ls.disk_bytes));
+    out.emplace_back("l3_expired_dropped", double(ls.expired_dropped));
+    out.emplace_back("l3_trimmed_bytes", double(ls.trimmed_bytes));
+    out.emplace_back("l3_cached_hits", double(ls.cached_hits));
+    out.emplace_back("l3_cached_misses", double(ls.cached_misses));
+    out.emplace_back("l3_io_reads", double(ls.io_reads));
+  }
   if (config_.l2.mode == "off") return out;
   struct Field {
     const char* name;
@@ -244,6 +344,10 @@ std::vector<std::pair<std::string, double>> Server::Stats() const {
   for (const Field& f : kL2Fields) {
     uint64_t sum = 0;
     for (const auto& w : workers_) sum += (w->l2_counters().*f.member).load(std::memory_order_relaxed);
+    // The write-behind drain's own connections (its writes and their errors).
+    if (write_behind_) {
+      sum += (write_behind_->drain_l2_counters()->*f.member).load(std::memory_order_relaxed);
+    }
     out.emplace_back(f.name, double(sum));
   }
   return out;

@@ -20,7 +20,11 @@
 #include "proxy/config.h"
 #include "proxy/shared_state.h"
 #include "tiers/chain.h"
+#include "tiers/io_pool.h"
 #include "tiers/l1_cache.h"
+#include "tiers/pending_writes.h"
+#include "tiers/rocksdb_store.h"
+#include "tiers/write_behind.h"
 
 namespace strata {
 
@@ -41,6 +45,12 @@ class Server {
   std::vector<std::pair<std::string, double>> Stats() const;
 
  private:
+  // L3, the I/O pool and write-behind (WAL replay happens here).
+  Status OpenLowerTiers();
+
+ public:
+
+ private:
   static void OnAcceptable(uv_poll_t* p, int status, int events);
   static void OnSignal(uv_signal_t* s, int signum);
   static void OnSweep(uv_timer_t* t);
@@ -51,6 +61,10 @@ class Server {
 
   Config config_;
   std::unique_ptr<L1Cache> l1_;
+  std::unique_ptr<L3Store> l3_;
+  std::unique_ptr<IoPool> io_pool_;
+  std::unique_ptr<PendingWrites> pending_;
+  std::unique_ptr<WriteBehind> write_behind_;
   SharedState shared_;
   std::vector<std::unique_ptr<Worker>> workers_;
   size_t next_worker_ = 0;

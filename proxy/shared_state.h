@@ -8,14 +8,14 @@
 #include <cstdint>
 
 #include "proxy/config.h"
+#include "proxy/tier_set.h"
 
 namespace strata {
-
-class L1Cache;
 
 struct SharedState {
   const Config* config = nullptr;
   L1Cache* l1 = nullptr;
+  SharedTiers tiers;  // L1, L3, the I/O pool, pending writes, write-behind
   int64_t start_ms = 0;
 
   std::atomic<uint64_t> connections{0};        // open now

@@ -1,5 +1,6 @@
 #include "proxy/tier_set.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -18,7 +19,18 @@ std::vector<std::string> TierNames(const Config& config, const std::vector<std::
   if (!listed.empty()) return listed;
   std::vector<std::string> names{"l1"};
   if (config.l2.mode != "off") names.push_back("l2");
-  return names;  // L3 joins the default chain with issue 5
+  if (config.l3.enabled) names.push_back("l3");
+  return names;
+}
+
+uint8_t MaskOf(const std::vector<std::string>& names) {
+  uint8_t m = 0;
+  for (const auto& n : names) {
+    if (n == "l1") m |= kTierL1;
+    if (n == "l2") m |= kTierL2;
+    if (n == "l3") m |= kTierL3;
+  }
+  return m;
 }
 
 }  // namespace
@@ -60,19 +72,28 @@ Status CheckTierConfig(const Config& config) {
     auto o = L2OptionsFromConfig(config);
     if (!o.ok()) return o.status();
   }
-  for (size_t i = 0; i < config.policies.size(); ++i) {
-    for (const auto& t : config.policies[i].tiers) {
-      if (t == "l3") {
-        return Status::BadArgs("policy[" + std::to_string(i) +
-                               "].tiers: l3 (RocksDB) is not available in this build yet");
-      }
-    }
-  }
   return Status::Ok();
 }
 
-StatusOr<std::unique_ptr<TierSet>> TierSet::Build(const Config& config, L1Cache* l1,
+std::function<uint8_t(std::string_view)> TierMaskFn(const Config& config) {
+  std::vector<std::pair<std::string, uint8_t>> prefixes;
+  for (const PolicyConfig& pc : config.policies) {
+    prefixes.emplace_back(pc.prefix, MaskOf(TierNames(config, pc.tiers)));
+  }
+  std::stable_sort(prefixes.begin(), prefixes.end(),
+                   [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+  uint8_t fallback = MaskOf(TierNames(config, {}));
+  return [prefixes = std::move(prefixes), fallback](std::string_view key) {
+    for (const auto& [prefix, mask] : prefixes) {
+      if (key.substr(0, prefix.size()) == prefix) return mask;
+    }
+    return fallback;
+  };
+}
+
+StatusOr<std::unique_ptr<TierSet>> TierSet::Build(const Config& config, const SharedTiers& shared,
                                                   uv_loop_t* loop, L2Counters* l2_counters) {
+  L1Cache* l1 = shared.l1;
   if (Status s = CheckTierConfig(config); !s.ok()) return s;
   std::unique_ptr<TierSet> set(new TierSet());
   if (config.l2.mode != "off") {
@@ -83,11 +104,24 @@ StatusOr<std::unique_ptr<TierSet>> TierSet::Build(const Config& config, L1Cache*
     if (!l2.ok()) return l2.status();
     set->l2_ = std::move(l2).value();
   }
+  if (shared.l3 != nullptr) {
+    set->l3_ = std::make_unique<L3Tier>(shared.l3, shared.io_pool, loop);
+  }
+  if (shared.pending != nullptr) {
+    set->pending_ = std::make_unique<PendingTier>(shared.pending, SystemClock::Default());
+  }
   auto make_chain = [&](const std::vector<std::string>& names, int64_t max_ttl_ms) -> Chain* {
     std::vector<Tier*> tiers;
+    bool pending_added = false;
     for (const auto& n : names) {
       if (n == "l1") tiers.push_back(l1);
+      // Acknowledged writes not yet below L1 answer before L2/L3 do.
+      if (n != "l1" && set->pending_ && !pending_added) {
+        tiers.push_back(set->pending_.get());
+        pending_added = true;
+      }
       if (n == "l2" && set->l2_) tiers.push_back(set->l2_.get());
+      if (n == "l3" && set->l3_) tiers.push_back(set->l3_.get());
     }
     ChainOptions co;
     co.max_ttl_ms = max_ttl_ms;
@@ -100,10 +134,12 @@ StatusOr<std::unique_ptr<TierSet>> TierSet::Build(const Config& config, L1Cache*
   };
   Policy fallback;
   fallback.chain = make_chain(TierNames(config, {}), 0);
+  fallback.journal = shared.write_behind != nullptr && MaskOf(TierNames(config, {})) != kTierL1;
   std::vector<Policy> policies;
   for (const PolicyConfig& pc : config.policies) {
     Policy p;
     p.prefix = pc.prefix;
+    p.journal = shared.write_behind != nullptr && MaskOf(TierNames(config, pc.tiers)) != kTierL1;
     p.chain = make_chain(TierNames(config, pc.tiers), pc.max_ttl_ms);
     p.write = ParseMode(pc.write);
     p.default_ttl_ms = pc.default_ttl_ms;

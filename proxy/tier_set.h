@@ -20,6 +20,9 @@
 #include "tiers/chain.h"
 #include "tiers/l1_cache.h"
 #include "tiers/l2_tier.h"
+#include "tiers/l3_tier.h"
+#include "tiers/pending_writes.h"
+#include "tiers/write_behind.h"
 
 namespace strata {
 
@@ -27,14 +30,26 @@ namespace strata {
 // Only meaningful when config.l2.mode != "off".
 StatusOr<L2Options> L2OptionsFromConfig(const Config& config);
 
-// Checks what only a build of the tiers can tell (e.g. a policy naming a
-// tier this build does not have yet) without connecting anywhere.
+// Checks what only a build of the tiers can tell without connecting
+// anywhere (e.g. that every endpoint parses).
 Status CheckTierConfig(const Config& config);
+
+// The tiers (TierMask bits) a key's writes go to, from its policy.
+std::function<uint8_t(std::string_view)> TierMaskFn(const Config& config);
+
+// What the loops share and TierSet borrows: built once by the server.
+struct SharedTiers {
+  L1Cache* l1 = nullptr;
+  L3Store* l3 = nullptr;             // nullptr = no L3
+  IoPool* io_pool = nullptr;         // for L3
+  PendingWrites* pending = nullptr;  // with write-behind
+  WriteBehind* write_behind = nullptr;
+};
 
 class TierSet {
  public:
   // `l2_counters` (borrowed, may be null) receives the L2 tier's counts.
-  static StatusOr<std::unique_ptr<TierSet>> Build(const Config& config, L1Cache* l1,
+  static StatusOr<std::unique_ptr<TierSet>> Build(const Config& config, const SharedTiers& shared,
                                                   uv_loop_t* loop, L2Counters* l2_counters);
 
   const PolicyTable& policies() const { return *policies_; }
@@ -43,6 +58,8 @@ class TierSet {
  private:
   TierSet() = default;
   std::unique_ptr<L2Tier> l2_;
+  std::unique_ptr<L3Tier> l3_;
+  std::unique_ptr<PendingTier> pending_;
   std::vector<std::unique_ptr<Chain>> chains_;
   std::unique_ptr<PolicyTable> policies_;
 };

@@ -31,13 +31,18 @@ void Worker::Run() {
   // The tiers belong to this loop (L2 connections live on it). The server
   // checked the configuration before starting workers, so a failure here is
   // a bug, not a user error.
-  auto tiers = TierSet::Build(*shared_->config, shared_->l1, &loop_, &l2_counters_);
+  auto tiers = TierSet::Build(*shared_->config, shared_->tiers, &loop_, &l2_counters_);
   if (!tiers.ok()) {
     LOG_ERROR("worker %d: cannot build tiers: %s", index_, tiers.status().message().c_str());
     std::abort();
   }
   tiers_ = std::move(tiers).value();
   dispatcher_->SetPolicies(&tiers_->policies());
+  if (shared_->tiers.write_behind != nullptr) {
+    journal_ = std::make_unique<JournalWriter>(shared_->tiers.write_behind, &loop_,
+                                               shared_->config->wal.through_timeout_ms, nullptr);
+    dispatcher_->SetJournal(journal_.get());
+  }
   // The tick retries paused reads and finishes draining connections.
   uv_timer_start(&tick_, OnTick, 10, 10);
   uv_run(&loop_, UV_RUN_DEFAULT);
@@ -111,6 +116,8 @@ void Worker::OnAsync(uv_async_t* a) {
     // L2's connections and timers keep the loop alive: close them (requests
     // still waiting on Redis are answered with UNAVAILABLE, to closed sinks).
     w->dispatcher_->SetPolicies(nullptr);
+    w->dispatcher_->SetJournal(nullptr);
+    w->journal_.reset();
     w->tiers_.reset();
     uv_timer_stop(&w->tick_);
     uv_close(reinterpret_cast<uv_handle_t*>(&w->tick_), nullptr);
@@ -120,6 +127,7 @@ void Worker::OnAsync(uv_async_t* a) {
 
 void Worker::OnTick(uv_timer_t* t) {
   auto* w = static_cast<Worker*>(t->data);
+  if (w->journal_) w->journal_->Tick();
   const auto& set = w->draining_ ? w->conns_ : w->ticking_;
   if (set.empty()) return;
   std::vector<Connection*> due(set.begin(), set.end());

@@ -19,6 +19,7 @@
 
 #include "proxy/dispatch.h"
 #include "proxy/shared_state.h"
+#include "proxy/journal_writer.h"
 #include "proxy/tier_set.h"
 
 namespace strata {
@@ -64,6 +65,7 @@ class Worker {
   SharedState* shared_;
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<TierSet> tiers_;  // built and destroyed on the loop thread
+  std::unique_ptr<JournalWriter> journal_;  // with write-behind
   L2Counters l2_counters_;
   uv_loop_t loop_;
   uv_async_t async_;

@@ -55,7 +55,10 @@ class L2TestCase(h.StrataTestCase):
         return r
 
     def start_l2_strata(self, redis=None, endpoint=None, args=(), prefix=PREFIX, **kw):
-        a = ["--l2.mode=standalone",
+        # These tests pin down the chain's semantics (write-through to Redis,
+        # degraded reads, ...), so the journal is off; test_write_behind.py
+        # covers the default write-behind path over the same tiers.
+        a = ["--l2.mode=standalone", "--wal.enabled=false",
              "--l2.endpoints=%s" % (endpoint or redis.unix_url),
              "--l2.key_prefix=%s" % prefix.decode()]
         return self.start_server(a + list(args), **kw)
@@ -355,7 +358,7 @@ class PolicyTest(L2TestCase):
                     '[[policy]]\nprefix = "sess:"\ntiers = ["l2"]\n\n'
                     '[[policy]]\nprefix = "emb:"\ntiers = ["l1", "l2"]\n'
                     'default_ttl = "1h"\nmax_ttl = "2h"\n' % self.r.unix_url)
-        self.s = self.start_server(["--config=%s" % path])
+        self.s = self.start_server(["--config=%s" % path, "--wal.enabled=false"])
         self.c = self.client(self.s)
         self.rc = self.r.client()
         self.addCleanup(self.rc.close)

@@ -1,0 +1,72 @@
+// JournalWriter: one loop's side of write-behind. It journals writes through
+// WriteBehind and answers each when its acknowledgement condition holds
+// (appended / durable / confirmed by every tier, see write_behind.h), or
+// fails it if the WAL could not make it durable, or with TIMEOUT if a
+// "through" write is not confirmed within wal.through_timeout (the write
+// stays journaled and will still reach the tiers).
+//
+// Wake-ups come from the WAL and drain threads through a uv_async handle;
+// the worker's tick enforces the through timeout.
+//
+// Thread affinity: the loop thread of `loop`, except the waker (any thread).
+// Ownership: borrows WriteBehind (which outlives every worker); owns its
+// async handle (freed in its close callback: run the loop once more).
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "common/clock.h"
+#include "tiers/tier.h"
+#include "tiers/write_behind.h"
+
+namespace strata {
+
+class JournalWriter {
+ public:
+  JournalWriter(WriteBehind* wb, uv_loop_t* loop, int64_t through_timeout_ms, Clock* clock);
+  ~JournalWriter();
+  JournalWriter(const JournalWriter&) = delete;
+  JournalWriter& operator=(const JournalWriter&) = delete;
+
+  // `done` fires exactly once: inline if the write is already acknowledged
+  // or failed, else later on this loop.
+  void Write(const WriteBehind::Write& w, bool through, WriteCallback done);
+  // Fails through-writes whose wait passed wal.through_timeout.
+  void Tick();
+  size_t waiting() const { return waiters_.size(); }
+
+ private:
+  struct Waiter {
+    uint64_t seq;
+    WriteBehind::Ack ack;
+    std::string key;
+    bool applied;
+    int64_t deadline_ms;  // 0 = none
+    WriteCallback done;
+  };
+  // Shared with the waker closure registered in WriteBehind (which cannot be
+  // unregistered): after destruction the waker finds no handle.
+  struct Wake {
+    std::mutex mu;
+    uv_async_t* async = nullptr;
+  };
+
+  static void OnAsync(uv_async_t* a);
+  void Resolve();
+
+  WriteBehind* wb_;
+  int64_t through_timeout_ms_;
+  Clock* clock_;
+  std::shared_ptr<Wake> wake_;
+  uv_async_t* async_;
+  std::deque<Waiter> waiters_;
+};
+
+}  // namespace strata

@@ -1,0 +1,441 @@
+// L3Store over RocksDB 7.8.
+//
+// Layout. One column family. A value is an 8-byte little-endian absolute
+// expiry (ms since the epoch, 0 = none) followed by the app's bytes. An entry
+// whose expiry is <= the injected clock's now is absent to every read.
+//
+// Expired entries on disk. ExpiryFilter, a CompactionFilter that judges by
+// the same injected clock, drops expired entries whenever RocksDB compacts the
+// file that holds them. RocksDB turns a filter's "remove" into a tombstone
+// that is itself only dropped where nothing older can lie below, so the filter
+// never exposes an older version of the key.
+//
+// How max_bytes is kept (when it is not 0): FIFO compaction.
+//   compaction_style = kCompactionStyleFIFO, with
+//   compaction_options_fifo.max_table_files_size = max_bytes. Every file stays
+//   in L0, ordered by age; after each flush, while the files' total size is
+//   over the budget RocksDB deletes the *oldest file* whole. A newer version of
+//   a key (including a delete's tombstone) is always in a newer file than any
+//   older version, so dropping oldest-first can only remove old data first:
+//   it never resurrects a deleted or overwritten key (dropping a file of a
+//   higher level under level compaction could, which is why we do not trim
+//   that way). What goes first is therefore "oldest written", not "least
+//   recently read"; an entry that expired is invisible to reads at once and
+//   leaves the disk with its file. allow_compaction = true merges runs of
+//   small new files into bigger ones (intra-L0); those compactions run the
+//   ExpiryFilter too, so expired entries in recent files go early (verified
+//   by a test); files too big to be merged again are never rewritten, so their
+//   expired entries wait for the file to age out (CompactAll() under FIFO
+//   only runs what FIFO would pick; it does not rewrite every file). FIFO's
+//   age-based deletion (ttl / periodic_compaction_seconds, 30 days by default)
+//   is switched off: data leaves only for space or expiry.
+//   Overshoot: the budget covers SST files; the memtables being filled (and
+//   their WAL) come on top until flushed, so at rest disk use stays within
+//   about max_bytes + 2 * write_buffer (the automatic write buffer is
+//   max_bytes / 16). While writing flat out, flushes and deletions lag and an
+//   intra-L0 merge's output (capped at max_bytes / 4 of input by
+//   max_compaction_bytes) sits next to its inputs until it finishes: measured
+//   peaks were max_bytes + 12..25% (tests/tiers/l3_store_test.cc). A merged
+//   file is dropped whole, so at most a quarter of the budget leaves at once.
+//   FIFO disables the L0 write-stall triggers, so many files never stall
+//   writes; reads consult every file, guarded by the bloom filters and the
+//   pinned L0 index/filter blocks.
+// When max_bytes is 0: level compaction (unbounded), with the ExpiryFilter.
+//
+// Conditional writes. Put with nx/xx, Expire, Delete and Write read and then
+// write under a striped mutex chosen by key hash, so that concurrent
+// conditional writes of one key are correct within this process (another
+// process never opens the DB: RocksDB's LOCK file forbids it).
+//
+// Durability. RocksDB's own WAL stays on (sync = false): write-through
+// callers rely on L3 keeping what it acknowledged across a process crash
+// (not a power loss: nothing is fsynced per write);
+// write-behind's journal (wal/) stays the source of truth for its batches.
+#include "tiers/rocksdb_store.h"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/compaction_filter.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/listener.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cassert>
+#include <filesystem>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+
+namespace strata {
+namespace {
+
+constexpr size_t kHeader = 8;
+constexpr size_t kStripes = 64;
+
+void PutHeader(std::string* out, int64_t expire_at_ms) {
+  uint64_t v = static_cast<uint64_t>(expire_at_ms);
+  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+std::string Encode(std::string_view value, int64_t expire_at_ms) {
+  std::string out;
+  out.reserve(kHeader + value.size());
+  PutHeader(&out, expire_at_ms);
+  out.append(value);
+  return out;
+}
+
+// REQUIRES: data.size() >= kHeader.
+int64_t DecodeExpiry(const char* data) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= uint64_t{static_cast<unsigned char>(data[i])} << (8 * i);
+  return static_cast<int64_t>(v);
+}
+
+bool Expired(int64_t expire_at_ms, int64_t now) { return expire_at_ms != 0 && expire_at_ms <= now; }
+
+rocksdb::Slice ToSlice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+
+Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  std::string m = "l3: " + std::string(what) + ": " + s.ToString();
+  if (s.IsIOError() && s.subcode() == rocksdb::Status::kNoSpace) return Status::Unavailable(m);
+  if (s.IsBusy() || s.IsTimedOut() || s.IsTryAgain()) return Status::Unavailable(m);
+  return Status::Internal(m);
+}
+
+class ExpiryFilter final : public rocksdb::CompactionFilter {
+ public:
+  ExpiryFilter(Clock* clock, std::atomic<uint64_t>* dropped) : clock_(clock), dropped_(dropped) {}
+  bool Filter(int, const rocksdb::Slice&, const rocksdb::Slice& value, std::string*,
+              bool*) const override {
+    if (value.size() < kHeader) return false;  // not ours; never guess
+    if (!Expired(DecodeExpiry(value.data()), clock_->NowMs())) return false;
+    dropped_->fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
+  const char* Name() const override { return "strata.ExpiryFilter"; }
+
+ private:
+  Clock* clock_;
+  std::atomic<uint64_t>* dropped_;
+};
+
+// Counts the bytes FIFO deletes to stay under max_bytes. The files still
+// exist when the compaction begins, so their sizes can be read then.
+class TrimListener final : public rocksdb::EventListener {
+ public:
+  explicit TrimListener(std::atomic<uint64_t>* trimmed) : trimmed_(trimmed) {}
+  void OnCompactionBegin(rocksdb::DB*, const rocksdb::CompactionJobInfo& ci) override {
+    if (ci.compaction_reason != rocksdb::CompactionReason::kFIFOMaxSize) return;
+    uint64_t total = 0;
+    for (const std::string& f : ci.input_files) {
+      std::error_code ec;
+      uintmax_t n = std::filesystem::file_size(f, ec);
+      if (!ec) total += n;
+    }
+    trimmed_->fetch_add(total, std::memory_order_relaxed);
+  }
+  const char* Name() const override { return "strata.TrimListener"; }
+
+ private:
+  std::atomic<uint64_t>* trimmed_;
+};
+
+}  // namespace
+
+class L3Store::Impl {
+ public:
+  L3Options o;
+  Clock* clock = nullptr;
+  std::unique_ptr<rocksdb::DB> db;
+  std::unique_ptr<ExpiryFilter> filter;  // must outlive db
+  std::array<std::mutex, kStripes> stripes;
+  std::atomic<uint64_t> expired_dropped{0}, trimmed_bytes{0};
+  std::atomic<uint64_t> cached_hits{0}, cached_misses{0}, io_reads{0};
+  rocksdb::WriteOptions wo;  // sync = false, WAL on
+
+  ~Impl() {
+    if (db) {
+      rocksdb::Status s = db->Close();
+      s.PermitUncheckedError();  // nothing useful to do with it at shutdown
+    }
+  }
+
+  size_t StripeOf(std::string_view key) const {
+    return std::hash<std::string_view>{}(key) % kStripes;
+  }
+
+  // Reads the live entry of `key` from anywhere (memtable, cache or disk).
+  Status ReadLive(std::string_view key, L3Value* out, const rocksdb::ReadOptions& ro,
+                  bool* incomplete = nullptr) {
+    *out = L3Value{};
+    rocksdb::PinnableSlice raw;
+    rocksdb::Status s = db->Get(ro, db->DefaultColumnFamily(), ToSlice(key), &raw);
+    if (s.IsNotFound()) return Status::Ok();
+    if (s.IsIncomplete() && incomplete != nullptr) {
+      *incomplete = true;
+      return Status::Ok();
+    }
+    if (!s.ok()) return FromRocks(s, "get");
+    if (raw.size() < kHeader) return Status::Internal("l3: corrupt value (short header)");
+    int64_t exp = DecodeExpiry(raw.data());
+    if (Expired(exp, clock->NowMs())) return Status::Ok();
+    out->found = true;
+    out->expire_at_ms = exp;
+    out->value.assign(raw.data() + kHeader, raw.size() - kHeader);
+    return Status::Ok();
+  }
+
+  Status ReadLive(std::string_view key, L3Value* out) {
+    return ReadLive(key, out, rocksdb::ReadOptions());
+  }
+
+  Status Commit(rocksdb::WriteBatch* batch, std::string_view what) {
+    rocksdb::Status s = db->Write(wo, batch);
+    return s.ok() ? Status::Ok() : FromRocks(s, what);
+  }
+};
+
+L3Store::L3Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+L3Store::~L3Store() = default;
+
+StatusOr<std::unique_ptr<L3Store>> L3Store::Open(const L3Options& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->o = options;
+  impl->clock = options.clock != nullptr ? options.clock : SystemClock::Default();
+
+  rocksdb::Options ro;
+  ro.create_if_missing = true;
+  if (options.compression == "lz4") {
+    ro.compression = rocksdb::kLZ4Compression;
+  } else if (options.compression == "zstd") {
+    ro.compression = rocksdb::kZSTD;
+  } else if (options.compression == "none") {
+    ro.compression = rocksdb::kNoCompression;
+  } else {
+    return Status::BadArgs("l3.compression must be lz4, zstd or none, not '" + options.compression +
+                           "'");
+  }
+  if (options.bloom_bits_per_key < 0) return Status::BadArgs("l3.bloom_bits_per_key must be >= 0");
+  if (options.path.empty()) return Status::BadArgs("l3.path must not be empty");
+
+  rocksdb::BlockBasedTableOptions t;
+  t.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  if (options.bloom_bits_per_key > 0) {
+    t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(options.bloom_bits_per_key, false));
+  }
+  t.cache_index_and_filter_blocks = true;
+  // All files are L0 under FIFO: keep their index and filter in the cache so
+  // TryGetCached can answer "absent" without I/O.
+  t.pin_l0_filter_and_index_blocks_in_cache = true;
+  ro.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+
+  impl->filter = std::make_unique<ExpiryFilter>(impl->clock, &impl->expired_dropped);
+  ro.compaction_filter = impl->filter.get();
+  ro.listeners.push_back(std::make_shared<TrimListener>(&impl->trimmed_bytes));
+  ro.max_background_jobs = 2;
+
+  uint64_t wb = options.write_buffer_bytes;
+  if (options.max_bytes > 0) {
+    if (wb == 0) wb = std::clamp<uint64_t>(options.max_bytes / 16, 256 << 10, 64 << 20);
+    ro.compaction_style = rocksdb::kCompactionStyleFIFO;
+    ro.compaction_options_fifo.max_table_files_size = options.max_bytes;
+    ro.compaction_options_fifo.allow_compaction = true;
+    // Caps an intra-L0 merge's input: bounds both the transient overshoot (its
+    // output exists next to its inputs until it ends) and how much is trimmed
+    // at once when that merged file becomes the oldest.
+    ro.max_compaction_bytes = std::max<uint64_t>(options.max_bytes / 4, 1);
+    ro.ttl = 0;                          // no age-based file deletion ...
+    ro.periodic_compaction_seconds = 0;  // ... (FIFO would default to 30 days)
+  }
+  if (wb != 0) {
+    ro.write_buffer_size = wb;
+    ro.target_file_size_base = wb;
+  }
+
+  std::error_code ec;
+  std::filesystem::create_directories(options.path, ec);
+  if (ec) return Status::Unavailable("l3.path '" + options.path + "': " + ec.message());
+
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(ro, options.path, &db);
+  if (!s.ok()) return FromRocks(s, "open '" + options.path + "'");
+  impl->db.reset(db);
+  return std::unique_ptr<L3Store>(new L3Store(std::move(impl)));
+}
+
+L3Store::Cached L3Store::TryGetCached(std::string_view key, L3Value* out) {
+  rocksdb::ReadOptions ro;
+  ro.read_tier = rocksdb::kBlockCacheTier;
+  bool incomplete = false;
+  Status s = impl_->ReadLive(key, out, ro, &incomplete);
+  if (incomplete || !s.ok()) return Cached::kNeedsIo;  // a real error resurfaces in Get
+  if (out->found) {
+    impl_->cached_hits.fetch_add(1, std::memory_order_relaxed);
+    return Cached::kHit;
+  }
+  impl_->cached_misses.fetch_add(1, std::memory_order_relaxed);
+  return Cached::kMiss;
+}
+
+StatusOr<L3Value> L3Store::Get(std::string_view key) {
+  impl_->io_reads.fetch_add(1, std::memory_order_relaxed);
+  L3Value v;
+  Status s = impl_->ReadLive(key, &v);
+  if (!s.ok()) return s;
+  return v;
+}
+
+Status L3Store::Write(const std::vector<L3Write>& batch) {
+  // Lock every stripe the batch touches, in index order (no deadlock).
+  std::vector<size_t> idx;
+  idx.reserve(batch.size());
+  for (const L3Write& w : batch) idx.push_back(impl_->StripeOf(w.key));
+  std::sort(idx.begin(), idx.end());
+  idx.erase(std::unique(idx.begin(), idx.end()), idx.end());
+  std::vector<std::unique_lock<std::mutex>> locks;
+  locks.reserve(idx.size());
+  for (size_t i : idx) locks.emplace_back(impl_->stripes[i]);
+
+  // What this batch has written so far, for kExpire after an earlier write of
+  // the same key in the batch (the DB does not see the batch until commit).
+  std::unordered_map<std::string_view, L3Value> overlay;
+  int64_t now = impl_->clock->NowMs();
+  rocksdb::WriteBatch wb;
+  for (const L3Write& w : batch) {
+    rocksdb::Status s;
+    switch (w.kind) {
+      case L3Write::Kind::kPut:
+        s = wb.Put(ToSlice(w.key), Encode(w.value, w.expire_at_ms));
+        overlay[w.key] = L3Value{!Expired(w.expire_at_ms, now), w.value, w.expire_at_ms};
+        break;
+      case L3Write::Kind::kDelete:
+        s = wb.Delete(ToSlice(w.key));
+        overlay[w.key] = L3Value{};
+        break;
+      case L3Write::Kind::kExpire: {
+        L3Value cur;
+        auto it = overlay.find(w.key);
+        if (it != overlay.end()) {
+          cur = it->second;
+        } else {
+          Status rs = impl_->ReadLive(w.key, &cur);
+          if (!rs.ok()) return rs;
+        }
+        if (!cur.found) break;  // absent: no-op
+        if (Expired(w.expire_at_ms, now)) {
+          s = wb.Delete(ToSlice(w.key));
+          overlay[w.key] = L3Value{};
+        } else {
+          s = wb.Put(ToSlice(w.key), Encode(cur.value, w.expire_at_ms));
+          cur.expire_at_ms = w.expire_at_ms;
+          overlay[w.key] = std::move(cur);
+        }
+        break;
+      }
+    }
+    if (!s.ok()) return FromRocks(s, "batch");
+  }
+  return impl_->Commit(&wb, "write");
+}
+
+Status L3Store::Put(std::string_view key, std::string_view value, int64_t expire_at_ms,
+                    bool if_absent, bool if_present, bool* applied) {
+  assert(!(if_absent && if_present));
+  *applied = false;
+  std::lock_guard<std::mutex> lock(impl_->stripes[impl_->StripeOf(key)]);
+  if (if_absent || if_present) {
+    L3Value cur;
+    Status s = impl_->ReadLive(key, &cur);
+    if (!s.ok()) return s;
+    if ((if_absent && cur.found) || (if_present && !cur.found)) return Status::Ok();
+  }
+  rocksdb::WriteBatch wb;
+  rocksdb::Status rs = wb.Put(ToSlice(key), Encode(value, expire_at_ms));
+  if (!rs.ok()) return FromRocks(rs, "put");
+  Status s = impl_->Commit(&wb, "put");
+  *applied = s.ok();
+  return s;
+}
+
+Status L3Store::Delete(std::string_view key, bool* existed) {
+  *existed = false;
+  std::lock_guard<std::mutex> lock(impl_->stripes[impl_->StripeOf(key)]);
+  L3Value cur;
+  Status s = impl_->ReadLive(key, &cur);
+  if (!s.ok()) return s;
+  *existed = cur.found;
+  // Delete even when it reads as absent: an expired entry leaves at once.
+  rocksdb::WriteBatch wb;
+  rocksdb::Status rs = wb.Delete(ToSlice(key));
+  if (!rs.ok()) return FromRocks(rs, "delete");
+  return impl_->Commit(&wb, "delete");
+}
+
+Status L3Store::Expire(std::string_view key, int64_t expire_at_ms, bool* existed) {
+  *existed = false;
+  std::lock_guard<std::mutex> lock(impl_->stripes[impl_->StripeOf(key)]);
+  L3Value cur;
+  Status s = impl_->ReadLive(key, &cur);
+  if (!s.ok()) return s;
+  if (!cur.found) return Status::Ok();
+  *existed = true;
+  rocksdb::WriteBatch wb;
+  rocksdb::Status rs = Expired(expire_at_ms, impl_->clock->NowMs())
+                           ? wb.Delete(ToSlice(key))
+                           : wb.Put(ToSlice(key), Encode(cur.value, expire_at_ms));
+  if (!rs.ok()) return FromRocks(rs, "expire");
+  return impl_->Commit(&wb, "expire");
+}
+
+Status L3Store::Flush() {
+  rocksdb::Status s = impl_->db->Flush(rocksdb::FlushOptions());
+  return s.ok() ? Status::Ok() : FromRocks(s, "flush");
+}
+
+Status L3Store::CompactAll() {
+  Status f = Flush();
+  if (!f.ok()) return f;
+  rocksdb::CompactRangeOptions cro;
+  // Rewrite the bottommost files too, so the filter sees every entry.
+  cro.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  rocksdb::Status s = impl_->db->CompactRange(cro, nullptr, nullptr);
+  return s.ok() ? Status::Ok() : FromRocks(s, "compact");
+}
+
+Clock* L3Store::clock() const { return impl_->clock; }
+
+uint64_t L3Store::disk_bytes() const {
+  uint64_t sst = 0;
+  if (!impl_->db->GetIntProperty(rocksdb::DB::Properties::kTotalSstFilesSize, &sst)) sst = 0;
+  // Live WAL files: RocksDB names them NNNNNN.log in the DB directory.
+  uint64_t wal = 0;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(impl_->o.path, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    if (it->path().extension() != ".log") continue;
+    std::error_code fec;
+    uintmax_t n = it->file_size(fec);
+    if (!fec) wal += n;
+  }
+  return sst + wal;
+}
+
+L3Store::Stats L3Store::stats() const {
+  Stats s;
+  s.disk_bytes = disk_bytes();
+  s.expired_dropped = impl_->expired_dropped.load(std::memory_order_relaxed);
+  s.trimmed_bytes = impl_->trimmed_bytes.load(std::memory_order_relaxed);
+  s.cached_hits = impl_->cached_hits.load(std::memory_order_relaxed);
+  s.cached_misses = impl_->cached_misses.load(std::memory_order_relaxed);
+  s.io_reads = impl_->io_reads.load(std::memory_order_relaxed);
+  return s;
+}
+
+}  // namespace strata

@@ -1,0 +1,544 @@
+#include "tiers/write_behind.h"
+
+#include <uv.h>
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "common/log.h"
+
+namespace strata {
+namespace {
+
+void Bump(std::atomic<uint64_t>& c, uint64_t n = 1) {
+  c.fetch_add(n, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+// One journaled write on its way to the tiers below L1.
+struct DrainRecord {
+  uint64_t seq = 0;
+  WriteBehind::Op op = WriteBehind::Op::kSet;
+  std::string key;
+  std::string value;
+  int64_t expire_at_ms = 0;
+  uint8_t mask = 0;
+};
+
+// The drain: its own thread and libuv loop (so that it can own an L2Tier),
+// taking batches in sequence order from the queue that Journal() fills.
+class WriteBehind::Drain {
+ public:
+  explicit Drain(WriteBehind* wb) : wb_(wb) {}
+
+  // Under mu(): Journal appends to the WAL and pushes here in one step, so
+  // the queue is in sequence order.
+  std::mutex& mu() { return mu_; }
+  void PushLocked(DrainRecord r) {
+    queued_bytes_ += r.key.size() + r.value.size();
+    queue_.push_back(std::move(r));
+  }
+  void Withdraw(uint64_t seq) {
+    std::lock_guard<std::mutex> lock(mu_);
+    withdrawn_.insert(seq);
+  }
+  uint64_t backlog() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return queue_.size() + in_batch_;
+  }
+
+  Status Start();
+  void Notify() {
+    if (!started_) return;
+    if (!notified_.exchange(true, std::memory_order_acq_rel)) uv_async_send(&async_);
+  }
+  uint64_t Stop(int64_t deadline_ms);
+
+ private:
+  void Run();
+  static void OnAsync(uv_async_t* a);
+  static void OnRetryTimer(uv_timer_t* t);
+  void Pump();
+  bool TakeBatch();
+  void Coalesce();
+  void Apply();
+  void ApplyL2();
+  void TierDone();
+  void Complete();
+
+  WriteBehind* wb_;
+  std::mutex mu_;
+  std::condition_variable idle_cv_;
+  std::deque<DrainRecord> queue_;
+  uint64_t queued_bytes_ = 0;
+  std::unordered_set<uint64_t> withdrawn_;
+  size_t in_batch_ = 0;
+  bool stopping_ = false;
+
+  // Drain thread only.
+  uv_loop_t loop_;
+  uv_async_t async_;
+  uv_timer_t retry_timer_;
+  std::thread thread_;
+  std::atomic<bool> notified_{false};
+  bool started_ = false;
+  std::unique_ptr<L2Tier> l2_;
+  std::vector<DrainRecord> batch_;
+  uint64_t batch_last_seq_ = 0;
+  bool busy_ = false;
+  bool closed_ = false;
+  bool l2_done_ = true, l3_done_ = true;
+  int l2_outstanding_ = 0;
+  bool l2_failed_ = false;
+  int attempt_ = 0;
+};
+
+Status WriteBehind::Drain::Start() {
+  uv_loop_init(&loop_);
+  uv_async_init(&loop_, &async_, &Drain::OnAsync);
+  async_.data = this;
+  uv_timer_init(&loop_, &retry_timer_);
+  retry_timer_.data = this;
+  if (wb_->o_.l2) {
+    L2Options o = wb_->o_.l2_options;
+    o.counters = &wb_->l2_counters_;
+    auto l2 = L2Tier::Create(&loop_, std::move(o));
+    if (!l2.ok()) return l2.status();
+    l2_ = std::move(l2).value();
+  }
+  started_ = true;
+  thread_ = std::thread([this] { Run(); });
+  Notify();  // replayed records may be waiting
+  return Status::Ok();
+}
+
+void WriteBehind::Drain::Run() { uv_run(&loop_, UV_RUN_DEFAULT); }
+
+void WriteBehind::Drain::OnAsync(uv_async_t* a) {
+  auto* d = static_cast<Drain*>(a->data);
+  d->notified_.store(false, std::memory_order_release);
+  bool stop;
+  {
+    std::lock_guard<std::mutex> lock(d->mu_);
+    stop = d->stopping_;
+  }
+  if (!stop) {
+    if (!d->busy_) d->Pump();
+    return;
+  }
+  // Stop() gave up waiting (or the queue is empty): a batch still waiting
+  // for a retry is abandoned; it stays in the WAL for the next start. Close
+  // everything so that the loop ends.
+  if (d->closed_) return;
+  d->closed_ = true;
+  d->busy_ = false;
+  uv_timer_stop(&d->retry_timer_);
+  d->l2_.reset();
+  uv_close(reinterpret_cast<uv_handle_t*>(&d->retry_timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&d->async_), nullptr);
+}
+
+void WriteBehind::Drain::Pump() {
+  if (busy_ || !TakeBatch()) {
+    idle_cv_.notify_all();
+    return;
+  }
+  busy_ = true;
+  attempt_ = 0;
+  Coalesce();
+  l2_done_ = !l2_;
+  l3_done_ = wb_->o_.l3 == nullptr;
+  Apply();
+}
+
+bool WriteBehind::Drain::TakeBatch() {
+  std::lock_guard<std::mutex> lock(mu_);
+  batch_.clear();
+  uint64_t bytes = 0;
+  bool need_durable = wb_->o_.wal.sync == WalSync::kAlways;
+  while (!queue_.empty() && batch_.size() < wb_->o_.batch_records &&
+         bytes < wb_->o_.batch_bytes) {
+    DrainRecord& r = queue_.front();
+    if (need_durable && wb_->wal_->StateOf(r.seq) != Wal::SeqState::kDurable) {
+      // Not durable yet; if its WAL write failed, the loop withdraws it.
+      auto w = withdrawn_.find(r.seq);
+      if (w == withdrawn_.end()) break;
+      withdrawn_.erase(w);
+      queued_bytes_ -= r.key.size() + r.value.size();
+      queue_.pop_front();
+      continue;
+    }
+    bytes += r.key.size() + r.value.size();
+    queued_bytes_ -= r.key.size() + r.value.size();
+    batch_.push_back(std::move(r));
+    queue_.pop_front();
+  }
+  in_batch_ = batch_.size();
+  if (batch_.empty()) return false;
+  batch_last_seq_ = batch_.back().seq;
+  return true;
+}
+
+void WriteBehind::Drain::Coalesce() {
+  // Net effect per key, in first-seen order (keys are independent; the
+  // order that matters, per key, is kept by folding later records in).
+  std::unordered_map<std::string_view, size_t> index;
+  std::vector<DrainRecord> out;
+  out.reserve(batch_.size());
+  uint64_t folded = 0;
+  for (DrainRecord& r : batch_) {
+    auto it = index.find(r.key);
+    if (it == index.end()) {
+      out.push_back(std::move(r));
+      index.emplace(out.back().key, out.size() - 1);
+      continue;
+    }
+    DrainRecord& cur = out[it->second];
+    ++folded;
+    if (r.op == Op::kExpire) {
+      if (cur.op == Op::kSet) {
+        cur.expire_at_ms = r.expire_at_ms;
+      } else if (cur.op == Op::kExpire) {
+        cur.expire_at_ms = r.expire_at_ms;
+      }  // expire after delete: still deleted
+      cur.seq = r.seq;
+    } else {
+      // A set or delete replaces whatever came before. The key's storage is
+      // the map's key view: keep it stable by moving only the other fields.
+      cur.seq = r.seq;
+      cur.op = r.op;
+      cur.value = std::move(r.value);
+      cur.expire_at_ms = r.expire_at_ms;
+      cur.mask = r.mask;
+    }
+  }
+  batch_ = std::move(out);
+  Bump(wb_->counters_.coalesced, folded);
+}
+
+void WriteBehind::Drain::Apply() {
+  if (!l3_done_) {
+    std::vector<L3Write> writes;
+    writes.reserve(batch_.size());
+    for (const DrainRecord& r : batch_) {
+      if (!(r.mask & kTierL3)) continue;
+      L3Write w;
+      w.key = r.key;
+      if (r.op == Op::kSet) {
+        w.kind = L3Write::Kind::kPut;
+        w.value = r.value;
+        w.expire_at_ms = r.expire_at_ms;
+      } else if (r.op == Op::kDelete) {
+        w.kind = L3Write::Kind::kDelete;
+      } else {
+        w.kind = L3Write::Kind::kExpire;
+        w.expire_at_ms = r.expire_at_ms;
+      }
+      writes.push_back(std::move(w));
+    }
+    Status s = writes.empty() ? Status::Ok() : wb_->o_.l3->Write(writes);
+    if (s.ok()) {
+      l3_done_ = true;
+    } else {
+      Bump(wb_->counters_.l3_failures);
+      LOG_RATE_LIMITED(LogLevel::kWarn, "write-behind: L3 batch failed: %s", s.message().c_str());
+    }
+  }
+  if (!l2_done_) {
+    ApplyL2();
+    return;  // TierDone() continues when L2 answered
+  }
+  TierDone();
+}
+
+void WriteBehind::Drain::ApplyL2() {
+  l2_outstanding_ = 1;  // guard: completions may run inline
+  l2_failed_ = false;
+  auto done = [this](const WriteResult& r) {
+    if (!r.status.ok()) l2_failed_ = true;
+    if (--l2_outstanding_ == 0) {
+      if (!l2_failed_) l2_done_ = true;
+      else Bump(wb_->counters_.l2_failures);
+      TierDone();
+    }
+  };
+  for (const DrainRecord& r : batch_) {
+    if (!(r.mask & kTierL2)) continue;
+    ++l2_outstanding_;
+    if (r.op == Op::kSet) {
+      WriteOptions o;
+      o.expire_at_ms = r.expire_at_ms;
+      l2_->Set(r.key, r.value, o, done);
+    } else if (r.op == Op::kDelete) {
+      l2_->Delete(r.key, done);
+    } else {
+      l2_->Expire(r.key, r.expire_at_ms, done);
+    }
+  }
+  done(WriteResult{});  // release the guard
+}
+
+void WriteBehind::Drain::TierDone() {
+  if (l2_done_ && l3_done_) {
+    Complete();
+    return;
+  }
+  // Retry what failed, with doubling delays; the queue keeps growing behind
+  // (bounded by wal.max_bytes on the write side).
+  Bump(wb_->counters_.retries);
+  int shift = std::min(attempt_++, 16);
+  int64_t delay = std::min(wb_->o_.retry_max_ms, wb_->o_.retry_base_ms << shift);
+  uv_timer_start(&retry_timer_, &Drain::OnRetryTimer, static_cast<uint64_t>(delay), 0);
+}
+
+void WriteBehind::Drain::OnRetryTimer(uv_timer_t* t) {
+  auto* d = static_cast<Drain*>(t->data);
+  if (d->busy_) d->Apply();
+}
+
+void WriteBehind::Drain::Complete() {
+  uint64_t seq = batch_last_seq_;
+  for (const DrainRecord& r : batch_) wb_->o_.pending->Confirm(r.key, seq);
+  Bump(wb_->counters_.drained_records, in_batch_);
+  Bump(wb_->counters_.batches);
+  uint64_t n = in_batch_;
+  if (n > wb_->counters_.batch_records_max.load(std::memory_order_relaxed)) {
+    wb_->counters_.batch_records_max.store(n, std::memory_order_relaxed);
+  }
+  wb_->wal_->SetCheckpoint(seq);
+  wb_->confirmed_seq_.store(seq, std::memory_order_release);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    in_batch_ = 0;
+  }
+  batch_.clear();
+  busy_ = false;
+  wb_->Wake();
+  Pump();
+}
+
+uint64_t WriteBehind::Drain::Stop(int64_t deadline_ms) {
+  if (!started_) return backlog();
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    while ((!queue_.empty() || in_batch_ > 0) && wb_->clock_->NowMs() < deadline_ms) {
+      lock.unlock();
+      Notify();
+      lock.lock();
+      idle_cv_.wait_for(lock, std::chrono::milliseconds(10));
+    }
+    stopping_ = true;
+  }
+  uv_async_send(&async_);  // the drain thread closes its handles and ends
+  thread_.join();
+  uv_loop_close(&loop_);
+  started_ = false;
+  return backlog();
+}
+
+// ---------------------------------------------------------------- WriteBehind
+
+WriteBehind::WriteBehind(WriteBehindOptions options)
+    : o_(std::move(options)),
+      clock_(o_.clock != nullptr ? o_.clock : SystemClock::Default()) {}
+
+StatusOr<std::unique_ptr<WriteBehind>> WriteBehind::Open(WriteBehindOptions options) {
+  std::unique_ptr<WriteBehind> wb(new WriteBehind(std::move(options)));
+  if (wb->o_.l1 == nullptr || wb->o_.pending == nullptr) {
+    return Status::BadArgs("write-behind needs L1 and the pending map");
+  }
+  if (!wb->o_.tiers_for_key) {
+    uint8_t all = kTierL1 | (wb->o_.l2 ? kTierL2 : 0) | (wb->o_.l3 ? kTierL3 : 0);
+    wb->o_.tiers_for_key = [all](std::string_view) { return all; };
+  }
+  wb->drain_ = std::make_unique<Drain>(wb.get());
+  WriteBehind* self = wb.get();
+  int64_t now = wb->clock_->NowMs();
+  auto replay = [self, now](const WalRecord& rec) {
+    DrainRecord r;
+    r.seq = rec.seq;
+    r.op = rec.op == WalOp::kSet ? Op::kSet : rec.op == WalOp::kDelete ? Op::kDelete : Op::kExpire;
+    r.key.assign(rec.key);
+    r.value.assign(rec.value);
+    r.expire_at_ms = rec.expire_at_ms;
+    r.mask = self->o_.tiers_for_key(r.key);
+    PendingWrites::Shard& shard = self->o_.pending->ShardFor(r.key);
+    {
+      std::lock_guard<SpinLock> lock(shard.mu);
+      PendingWrite w;
+      w.seq = r.seq;
+      w.op = static_cast<PendingWrite::Op>(r.op);
+      w.value = r.value;
+      w.expire_at_ms = r.expire_at_ms;
+      self->o_.pending->PutLocked(shard, r.key, std::move(w));
+      if (r.mask & kTierL1) {
+        L1Cache* l1 = self->o_.l1;
+        if (r.op == Op::kSet) {
+          if (r.expire_at_ms == 0 || r.expire_at_ms > now) {
+            bool applied = false;
+            WriteOptions o;
+            o.expire_at_ms = r.expire_at_ms;
+            (void)l1->Insert(r.key, r.value, o, &applied);
+          } else {
+            l1->Erase(r.key);
+          }
+        } else if (r.op == Op::kDelete) {
+          l1->Erase(r.key);
+        } else {
+          l1->SetExpiry(r.key, r.expire_at_ms);
+        }
+      }
+    }
+    std::lock_guard<std::mutex> lock(self->drain_->mu());
+    self->drain_->PushLocked(std::move(r));
+    Bump(self->counters_.replayed);
+  };
+  auto wal = Wal::Open(wb->o_.wal, replay);
+  if (!wal.ok()) return wal.status();
+  wb->wal_ = std::move(wal).value();
+  wb->confirmed_seq_.store(wb->wal_->stats().checkpoint, std::memory_order_release);
+  wb->wal_->AddWaker([self] { self->Wake(); });
+  if (wb->counters_.replayed.load() > 0) {
+    LOG_INFO("write-behind: replayed %llu WAL records after checkpoint %llu",
+             static_cast<unsigned long long>(wb->counters_.replayed.load()),
+             static_cast<unsigned long long>(wb->confirmed_seq_.load()));
+  }
+  if (Status s = wb->drain_->Start(); !s.ok()) return s;
+  return wb;
+}
+
+WriteBehind::~WriteBehind() {
+  if (drain_) drain_->Stop(clock_->NowMs());
+}
+
+WriteBehind::Journaled WriteBehind::Journal(const Write& w) {
+  Journaled out;
+  Op op = w.op;
+  int64_t expire = w.expire_at_ms;
+  if (op == Op::kExpire && expire <= clock_->NowMs()) op = Op::kDelete;  // as Redis does
+  uint8_t mask = o_.tiers_for_key(w.key);
+  L1Cache* l1 = o_.l1;
+  PendingWrites::Shard& shard = o_.pending->ShardFor(w.key);
+  std::lock_guard<SpinLock> lock(shard.mu);
+
+  // Does the key exist, as this sidecar knows it? (nx/xx, and "applied" for
+  // delete/expire.) A pending write is newer than anything in L1.
+  bool exists;
+  const PendingWrite* p = shard.map.empty() ? nullptr : PendingWrites::FindLocked(shard, w.key);
+  if (p != nullptr && p->op != PendingWrite::Op::kExpire) {
+    exists = p->op == PendingWrite::Op::kSet &&
+             (p->expire_at_ms == 0 || p->expire_at_ms > clock_->NowMs());
+  } else {
+    exists = l1->TtlMs(w.key) != -2;
+  }
+  if (op == Op::kSet) {
+    if ((w.condition == WriteCondition::kIfAbsent && exists) ||
+        (w.condition == WriteCondition::kIfPresent && !exists)) {
+      return out;  // ok, not applied, nothing journaled
+    }
+    out.applied = true;
+  } else {
+    out.applied = exists;
+  }
+
+  WalRecord rec;
+  rec.op = op == Op::kSet ? WalOp::kSet : op == Op::kDelete ? WalOp::kDelete : WalOp::kExpire;
+  rec.key = w.key;
+  rec.value = op == Op::kSet ? w.value : std::string_view();
+  rec.expire_at_ms = op == Op::kDelete ? 0 : expire;
+  {
+    std::lock_guard<std::mutex> qlock(drain_->mu());
+    out.status = wal_->Append(rec, &out.seq);
+    if (!out.status.ok()) {
+      out.applied = false;
+      out.seq = 0;
+      return out;
+    }
+    DrainRecord r;
+    r.seq = out.seq;
+    r.op = op;
+    r.key.assign(w.key);
+    r.value.assign(rec.value);
+    r.expire_at_ms = rec.expire_at_ms;
+    r.mask = mask;
+    drain_->PushLocked(std::move(r));
+  }
+  PendingWrite pw;
+  pw.seq = out.seq;
+  pw.op = static_cast<PendingWrite::Op>(op);
+  pw.value.assign(rec.value);
+  pw.expire_at_ms = rec.expire_at_ms;
+  o_.pending->PutLocked(shard, w.key, std::move(pw));
+  if (mask & kTierL1) {
+    if (op == Op::kSet && !w.skip_l1) {
+      bool applied = false;
+      WriteOptions o;
+      o.expire_at_ms = expire;
+      (void)l1->Insert(w.key, w.value, o, &applied);  // too large for L1: pending holds it
+    } else if (op == Op::kExpire) {
+      l1->SetExpiry(w.key, expire);
+    } else {
+      l1->Erase(w.key);
+    }
+  }
+  Bump(counters_.journaled);
+  drain_->Notify();
+  return out;
+}
+
+WriteBehind::Ack WriteBehind::AckFor(bool through) const {
+  if (through) return Ack::kConfirmed;
+  return o_.wal.sync == WalSync::kAlways ? Ack::kDurable : Ack::kAppended;
+}
+
+bool WriteBehind::Satisfied(uint64_t seq, Ack ack) const {
+  bool durable = o_.wal.sync != WalSync::kAlways ||
+                 wal_->StateOf(seq) == Wal::SeqState::kDurable;
+  switch (ack) {
+    case Ack::kAppended: return true;
+    case Ack::kDurable: return durable;
+    case Ack::kConfirmed: return durable && confirmed_seq() >= seq;
+  }
+  return false;
+}
+
+bool WriteBehind::Failed(uint64_t seq) const {
+  return o_.wal.sync == WalSync::kAlways && wal_->StateOf(seq) == Wal::SeqState::kFailed;
+}
+
+void WriteBehind::ResolveFailed(std::string_view key, uint64_t seq) {
+  Bump(counters_.wal_failures);
+  drain_->Withdraw(seq);
+  PendingWrites::Shard& shard = o_.pending->ShardFor(key);
+  std::lock_guard<SpinLock> lock(shard.mu);
+  if (o_.pending->EraseIfSeqLocked(shard, key, seq)) {
+    o_.l1->Erase(key);  // it was still the newest write of the key: take it back
+  }
+  drain_->Notify();
+}
+
+Status WriteBehind::wal_error() const { return wal_->last_error(); }
+
+void WriteBehind::AddWaker(std::function<void()> wake) {
+  std::lock_guard<std::mutex> lock(wakers_mu_);
+  wakers_.push_back(std::move(wake));
+}
+
+void WriteBehind::Wake() {
+  std::lock_guard<std::mutex> lock(wakers_mu_);
+  for (auto& w : wakers_) w();
+}
+
+uint64_t WriteBehind::Stop(int64_t deadline_ms) { return drain_->Stop(deadline_ms); }
+
+WalStats WriteBehind::wal_stats() const { return wal_->stats(); }
+uint64_t WriteBehind::backlog_records() const { return drain_->backlog(); }
+
+}  // namespace strata

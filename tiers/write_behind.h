@@ -1,0 +1,144 @@
+// WriteBehind: Strata's default write path. A write is applied to L1 and the
+// pending map, appended to the WAL and acknowledged (per wal.sync); a drain
+// thread then sends batches to L2 (pipelined SET PX / DEL / PEXPIRE through
+// its own L2Tier) and L3 (one RocksDB WriteBatch), retries with backoff while
+// a tier is down, and advances the WAL checkpoint when both confirmed.
+//
+// Order. Writes of one key take that key's pending-map shard lock across
+// "check nx/xx, append to the WAL, record as pending, write L1", so the WAL,
+// the pending map and L1 see them in the same order, whichever loop issued
+// them; the drain queue is filled under the WAL append, so it is in sequence
+// order, and the drain applies one batch at a time: two writes of one key
+// are never reordered. Within a batch, repeated writes of a key coalesce
+// into their net effect.
+//
+// Acknowledgement (Journal's result, then the caller waits per Ack):
+//   kAppended   wal.sync = interval / never: ack at once;
+//   kDurable    wal.sync = always: ack when durable_seq() >= seq;
+//   kConfirmed  write "through": ack when confirmed_seq() >= seq (every tier
+//               below L1 has it).
+// A write whose WAL append failed (disk full) is withdrawn from L1 and the
+// pending map and answered with the error (see ResolveFailed).
+//
+// Start and stop. Open() replays the WAL after its checkpoint into L1, the
+// pending map and the drain queue, then starts the drain. Stop() lets the
+// drain run until the queue is empty or the deadline passes; what is left
+// stays in the WAL for the next start.
+//
+// Thread affinity: Journal, the seq getters and AddWaker from any thread;
+// Open/Stop/destructor from the main thread. The drain thread is internal.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "tiers/l1_cache.h"
+#include "tiers/l2_tier.h"
+#include "tiers/pending_writes.h"
+#include "tiers/rocksdb_store.h"
+#include "wal/wal.h"
+
+namespace strata {
+
+// Which tiers a key's writes go to (from its policy).
+enum TierMask : uint8_t { kTierL1 = 1, kTierL2 = 2, kTierL3 = 4 };
+
+struct WriteBehindOptions {
+  WalOptions wal;
+  L1Cache* l1 = nullptr;                 // borrowed
+  PendingWrites* pending = nullptr;      // borrowed
+  L3Store* l3 = nullptr;                 // borrowed; nullptr = no L3
+  bool l2 = false;                       // build an L2Tier on the drain loop
+  L2Options l2_options;                  // when l2
+  // The tiers a key uses; default: every configured one.
+  std::function<uint8_t(std::string_view key)> tiers_for_key;
+  size_t batch_records = 4096;
+  uint64_t batch_bytes = 8ull << 20;
+  int64_t retry_base_ms = 50;
+  int64_t retry_max_ms = 5000;
+  Clock* clock = nullptr;  // nullptr = SystemClock
+};
+
+struct WriteBehindCounters {
+  std::atomic<uint64_t> journaled{0};
+  std::atomic<uint64_t> drained_records{0};   // records confirmed by every tier
+  std::atomic<uint64_t> coalesced{0};         // records folded into a later one in a batch
+  std::atomic<uint64_t> batches{0};
+  std::atomic<uint64_t> batch_records_max{0};
+  std::atomic<uint64_t> retries{0};           // batches re-sent after a tier failed
+  std::atomic<uint64_t> l2_failures{0};
+  std::atomic<uint64_t> l3_failures{0};
+  std::atomic<uint64_t> wal_failures{0};      // writes answered with a WAL error
+  std::atomic<uint64_t> replayed{0};
+};
+
+class WriteBehind {
+ public:
+  enum class Ack : uint8_t { kAppended, kDurable, kConfirmed };
+  enum class Op : uint8_t { kSet, kDelete, kExpire };
+
+  static StatusOr<std::unique_ptr<WriteBehind>> Open(WriteBehindOptions options);
+  ~WriteBehind();
+
+  struct Write {
+    Op op = Op::kSet;
+    std::string_view key;
+    std::string_view value;   // kSet
+    int64_t expire_at_ms = 0; // kSet: 0 = none; kExpire: new expiry (<= now deletes)
+    WriteCondition condition = WriteCondition::kAlways;  // kSet only
+    bool skip_l1 = false;     // write "around": drop the L1 copy instead
+  };
+  struct Journaled {
+    Status status;         // !ok: nothing was written (e.g. OVERLOADED)
+    bool applied = false;  // kSet: nx/xx met; kDelete/kExpire: the key existed
+    uint64_t seq = 0;      // 0 when nothing was journaled (condition not met)
+  };
+  // The synchronous part of a write. The caller then acknowledges per
+  // AckFor() once Satisfied(seq, ack) (or fails it if Failed(seq)).
+  Journaled Journal(const Write& w);
+
+  Ack AckFor(bool through) const;
+  bool Satisfied(uint64_t seq, Ack ack) const;
+  // The WAL could not make `seq` durable: the write is lost; call
+  // ResolveFailed(key, seq) and answer with wal_error().
+  bool Failed(uint64_t seq) const;
+  void ResolveFailed(std::string_view key, uint64_t seq);
+  Status wal_error() const;
+
+  uint64_t confirmed_seq() const { return confirmed_seq_.load(std::memory_order_acquire); }
+  // Called (from the WAL or drain thread) when durable, failed or confirmed
+  // sequence numbers advance. Register before traffic starts.
+  void AddWaker(std::function<void()> wake);
+
+  // Drain until empty or `deadline_ms` (absolute, clock time); then stop the
+  // drain thread. Returns the number of records left in the WAL.
+  uint64_t Stop(int64_t deadline_ms);
+
+  const WriteBehindCounters& counters() const { return counters_; }
+  WalStats wal_stats() const;
+  uint64_t backlog_records() const;
+  const L2Counters* drain_l2_counters() const { return &l2_counters_; }
+
+ private:
+  class Drain;
+  explicit WriteBehind(WriteBehindOptions options);
+
+  WriteBehindOptions o_;
+  Clock* clock_;
+  std::unique_ptr<Wal> wal_;
+  std::unique_ptr<Drain> drain_;
+  std::atomic<uint64_t> confirmed_seq_{0};
+  WriteBehindCounters counters_;
+  L2Counters l2_counters_;
+  std::mutex wakers_mu_;
+  std::vector<std::function<void()>> wakers_;
+  void Wake();
+};
+
+}  // namespace strata
