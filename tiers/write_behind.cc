@@ -416,6 +416,10 @@ StatusOr<std::unique_ptr<WriteBehind>> WriteBehind::Open(WriteBehindOptions opti
 
 WriteBehind::~WriteBehind() {
   if (drain_) drain_->Stop(clock_->NowMs());
+  // The WAL's writer thread may still write a last group and call its
+  // wakers (our Wake(), which reads wakers_): join it while wakers_ and
+  // wakers_mu_ (declared after wal_, so destroyed before it) still exist.
+  wal_.reset();
 }
 
 WriteBehind::Journaled WriteBehind::Journal(const Write& w) {
