@@ -14,7 +14,7 @@ constexpr std::string_view kValuedOptions =
     " --strata-arg --redis-arg --redis-socket --redis-server --redis-pid --keyspace --dist"
     " --zipf-s --get-ratio --value-size --key-size --connections --depth --preload-depth"
     " --duration --warmup --preload-timeout --drain-timeout --startup-timeout --seed --rounds"
-    " --max-requests --watch-pid ";
+    " --max-requests --watch-pid --perf-bin --tmp-dir ";
 
 bool ToInt(const std::string& s, long long lo, long long hi, long long* v) {
   errno = 0;
@@ -56,12 +56,16 @@ Targets (each given by a socket to connect to, or a binary to start fresh per ru
   --strata-pid PID               PID of an external Strata, for its CPU time
   --strata-protocol msgpack|resp (msgpack) resp = harness check against a 2nd redis
   --strata-arg ARG               extra flag for a started Strata (repeatable),
-                                 e.g. --strata-arg=--l1.max_bytes=1GiB
+                                 e.g. --strata-arg=--l1.max_bytes=1GiB; later flags
+                                 win, so --strata-arg=--l3.enabled=true overrides
   --redis-socket PATH            connect to a running redis-server
   --redis-server PATH            start `PATH --port 0 --unixsocket <tmp> --save ''
                                  --appendonly no`
   --redis-pid PID                PID of an external redis-server, for its CPU time
   --redis-arg ARG                extra argument for a started redis-server (repeatable)
+                                 In --strata-arg/--redis-arg, "{run}" becomes a fresh,
+                                 empty directory per run (removed after the run), e.g.
+                                 --strata-arg=--wal.path={run}/wal --redis-arg={run}
 Workload:
   --keyspace N (1000000)  --dist uniform|zipf (uniform)  --zipf-s S (0.99)
   --get-ratio R (0.9)     --key-size B (16; "key:%012d")  --value-size B (32)
@@ -77,6 +81,11 @@ Other:
                                  too (repeatable), e.g. --watch-pid relay=1234
   --strata-stats[=on|off]        call Strata's `stats` at the start and end of each
                                  window; report the L1 hit ratio and l2_* deltas (off)
+  --redis-info[=on|off]          call INFO persistence on the redis target at the start
+                                 and end of each window; report aof_* deltas (off)
+  --count-syscalls[=on|off]      count the server's fdatasync/fsync/epoll_wait calls
+                                 over each window with `perf stat -p` (off)
+  --perf-bin PATH (perf)         --tmp-dir PATH (/tmp; sockets, logs, {run} dirs)
   --quiet  --self-test (codec, histogram and sampler checks)  --help
 Exit status: 0 ok, 1 usage or setup failure, 3 a run saw errors or lost replies,
 130 interrupted.
@@ -113,6 +122,12 @@ std::string ParseOptions(int argc, char** argv, Options* o) {
         return "bad --strata-stats value '" + value + "'";
       }
       if (!has_value) o->strata_stats = true;
+      continue;
+    }
+    if (name == "--redis-info" || name == "--count-syscalls") {
+      bool* flag = name == "--redis-info" ? &o->redis_info : &o->count_syscalls;
+      if (has_value && !ToBool(value, flag)) return "bad " + name + " value '" + value + "'";
+      if (!has_value) *flag = true;
       continue;
     }
     if (name == "--preload") {
@@ -173,6 +188,11 @@ std::string ParseOptions(int argc, char** argv, Options* o) {
         return bad + " (want NAME=PID)";
       }
       o->watch_pids.emplace_back(value.substr(0, eq), static_cast<pid_t>(iv));
+    } else if (name == "--perf-bin") {
+      o->perf_bin = value;
+    } else if (name == "--tmp-dir") {
+      if (value.empty()) return bad;
+      o->tmp_dir = value;
     } else if (name == "--keyspace") {
       if (!ToInt(value, 1, 1LL << 40, &iv)) return bad;
       o->workload.keyspace = static_cast<uint64_t>(iv);
@@ -250,6 +270,7 @@ std::string ParseOptions(int argc, char** argv, Options* o) {
   if (o->strata_stats && (!o->strata || o->strata_protocol != Protocol::kMsgpack)) {
     return "--strata-stats needs a msgpack strata target";
   }
+  if (o->redis_info && !o->redis) return "--redis-info needs a redis target";
   if (o->redis) {
     const TargetOptions& t = o->redis_target;
     if (t.socket.empty() == t.bin.empty()) {

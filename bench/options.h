@@ -53,6 +53,16 @@ struct Options {
   // Ask the strata target for its `stats` at the start and end of each
   // measured window and report the deltas (L1 hit ratio, l2_* counters).
   bool strata_stats = false;
+  // Ask the redis target for `INFO persistence` at the start and end of each
+  // measured window and report aof_* deltas (e.g. aof_delayed_fsync).
+  bool redis_info = false;
+  // Count the server's fsync/fdatasync and epoll_wait calls over each measured
+  // window with `perf stat -e syscalls:sys_enter_* -p PID` (perf_bin).
+  bool count_syscalls = false;
+  std::string perf_bin = "perf";
+  // Where the per-run temporary directory goes (sockets, logs and the {run}
+  // data directories of --strata-arg/--redis-arg).
+  std::string tmp_dir = "/tmp";
   bool self_test = false;
   bool quiet = false;  // no per-phase progress on stderr
 };

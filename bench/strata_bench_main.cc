@@ -4,6 +4,9 @@
 // A run = (start a fresh server if asked) -> connect -> (preload) -> warm-up
 // -> measured window -> drain -> (stop the server). Rounds alternate targets
 // A, B, A, B, ... and the summary reports medians with ranges.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -52,8 +55,15 @@ CpuSnapshot Snapshot(pid_t server_pid) {
   return s;
 }
 
+bool UsesRunDir(const Target& t) {
+  for (const std::string& a : t.opts.extra_args) {
+    if (a.find("{run}") != std::string::npos) return true;
+  }
+  return false;
+}
+
 std::vector<std::string> ServerArgv(const Target& t, const Options& o, const std::string& socket,
-                                    const std::string& dir) {
+                                    const std::string& dir, const std::string& run_dir) {
   std::vector<std::string> argv;
   if (t.name == "redis") {
     // No persistence, no TCP; the log goes to stdout, which Start() files.
@@ -68,7 +78,10 @@ std::vector<std::string> ServerArgv(const Target& t, const Options& o, const std
             "--l3.enabled=false",
             "--log.level=warn"};
   }
-  argv.insert(argv.end(), t.opts.extra_args.begin(), t.opts.extra_args.end());
+  for (std::string a : t.opts.extra_args) {
+    for (size_t at; (at = a.find("{run}")) != std::string::npos;) a.replace(at, 5, run_dir);
+    argv.push_back(a);
+  }
   return argv;
 }
 
@@ -218,11 +231,175 @@ std::string FetchStrataStats(const std::string& socket_path, StatsMap* out) {
   return err;
 }
 
+// One blocking `INFO persistence` on a fresh RESP connection (2 s timeout);
+// numeric "key:value" lines go to *out.
+std::string FetchRedisInfo(const std::string& socket_path, StatsMap* out) {
+  struct sockaddr_un addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sun_family = AF_UNIX;
+  if (socket_path.size() >= sizeof addr.sun_path) return "socket path too long";
+  memcpy(addr.sun_path, socket_path.c_str(), socket_path.size());
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::string("socket: ") + strerror(errno);
+  struct timeval tv = {2, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  std::string err;
+  if (connect(fd, reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) != 0) {
+    err = std::string("connect: ") + strerror(errno);
+  } else {
+    static const char req[] = "*2\r\n$4\r\nINFO\r\n$11\r\npersistence\r\n";
+    if (write(fd, req, sizeof req - 1) != static_cast<ssize_t>(sizeof req - 1)) {
+      err = std::string("write: ") + strerror(errno);
+    } else {
+      std::string buf;
+      char chunk[4096];
+      for (;;) {
+        const ssize_t n = read(fd, chunk, sizeof chunk);
+        if (n <= 0) {
+          err = n == 0 ? "connection closed" : std::string("read: ") + strerror(errno);
+          break;
+        }
+        buf.append(chunk, static_cast<size_t>(n));
+        if (buf[0] != '$') {
+          err = "unexpected INFO reply";
+          break;
+        }
+        const size_t crlf = buf.find("\r\n");
+        if (crlf == std::string::npos) continue;
+        const size_t len = strtoul(buf.c_str() + 1, nullptr, 10);
+        if (buf.size() < crlf + 2 + len) continue;
+        const std::string body = buf.substr(crlf + 2, len);
+        size_t pos = 0;
+        while (pos < body.size()) {
+          size_t eol = body.find("\r\n", pos);
+          if (eol == std::string::npos) eol = body.size();
+          const std::string line = body.substr(pos, eol - pos);
+          pos = eol + 2;
+          const size_t colon = line.find(':');
+          if (colon == std::string::npos || line[0] == '#') continue;
+          char* end = nullptr;
+          const std::string v = line.substr(colon + 1);
+          const double d = strtod(v.c_str(), &end);
+          if (end != v.c_str() && *end == 0) (*out)[line.substr(0, colon)] = d;
+        }
+        break;
+      }
+    }
+  }
+  close(fd);
+  return err;
+}
+
+// `perf stat -x, -e syscalls:sys_enter_... -p PID -o FILE`, started at the
+// window's start and stopped with SIGINT at its end. Counting tracepoints
+// costs the server almost nothing (no ptrace stops).
+constexpr const char* kCountedSyscalls[] = {"fdatasync", "fsync", "epoll_wait", "epoll_pwait"};
+
+struct PerfCount {
+  pid_t pid = 0;
+  std::string file;
+
+  std::string Start(const std::string& perf_bin, pid_t target, const std::string& out) {
+    file = out;
+    std::string events;
+    for (const char* s : kCountedSyscalls) {
+      events += std::string(events.empty() ? "" : ",") + "syscalls:sys_enter_" + s;
+    }
+    const std::string target_s = std::to_string(target);
+    std::vector<std::string> argv = {perf_bin, "stat", "-x", ",", "-e", events,
+                                     "-p",     target_s, "-o", out};
+    std::vector<char*> cargv;
+    for (const std::string& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+    cargv.push_back(nullptr);
+    const pid_t parent = getpid();
+    pid = fork();
+    if (pid < 0) {
+      pid = 0;
+      return std::string("fork: ") + strerror(errno);
+    }
+    if (pid == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != parent) _exit(127);
+      struct sigaction sa;
+      memset(&sa, 0, sizeof sa);
+      sa.sa_handler = SIG_DFL;
+      sigaction(SIGINT, &sa, nullptr);
+      sigaction(SIGTERM, &sa, nullptr);
+      const int null_fd = open("/dev/null", O_RDWR);
+      if (null_fd >= 0) {
+        dup2(null_fd, STDIN_FILENO);
+        dup2(null_fd, STDOUT_FILENO);
+      }
+      setpgid(0, 0);
+      execvp(cargv[0], cargv.data());
+      dprintf(STDERR_FILENO, "exec %s: %s\n", cargv[0], strerror(errno));
+      _exit(127);
+    }
+    RegisterChild(pid);
+    return "";
+  }
+
+  // Stops perf and reads its counts (syscall name -> count).
+  std::string Stop(std::map<std::string, double>* counts) {
+    if (pid <= 0) return "perf not running";
+    kill(pid, SIGINT);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    UnregisterChild(pid);
+    pid = 0;
+    FILE* f = fopen(file.c_str(), "r");
+    if (!f) return "no perf output in " + file;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+      std::string l = line;
+      if (l.empty() || l[0] == '#' || l[0] == '\n') continue;
+      const size_t c1 = l.find(',');
+      if (c1 == std::string::npos) continue;
+      const size_t c2 = l.find(',', c1 + 1);
+      const size_t c3 = c2 == std::string::npos ? c2 : l.find(',', c2 + 1);
+      if (c3 == std::string::npos) continue;
+      std::string ev = l.substr(c2 + 1, c3 - c2 - 1);
+      const std::string pre = "syscalls:sys_enter_";
+      if (ev.rfind(pre, 0) == 0) ev = ev.substr(pre.size());
+      const std::string v = l.substr(0, c1);
+      (*counts)[ev] = v == "<not counted>" ? 0 : (v == "<not supported>" ? NAN : atof(v.c_str()));
+    }
+    fclose(f);
+    if (counts->empty()) return "perf printed no counts (status " + std::to_string(status) + ")";
+    return "";
+  }
+};
+
 struct RunExtra {
   std::vector<double> watch_before, watch_after;  // per Options::watch_pids; < 0 unknown
   bool stats = false;
   std::string stats_error;
   StatsMap stats_before, stats_after;
+  bool redis_info = false;
+  std::string redis_error;
+  StatsMap redis_before, redis_after;
+  bool syscalls = false;
+  std::string syscalls_error;
+  std::map<std::string, double> syscall_counts;
+
+  double RedisDelta(const std::string& k) const {
+    auto a = redis_after.find(k), b = redis_before.find(k);
+    if (a == redis_after.end() || b == redis_before.end()) return NAN;
+    return a->second - b->second;
+  }
+  double Syscalls(const char* name) const {
+    auto a = syscall_counts.find(name);
+    return a == syscall_counts.end() ? NAN : a->second;
+  }
+  double Fsyncs() const {
+    const double a = Syscalls("fdatasync"), b = Syscalls("fsync");
+    return (std::isfinite(a) ? a : 0) + (std::isfinite(b) ? b : 0);
+  }
+  double EpollWaits() const {
+    const double a = Syscalls("epoll_wait"), b = Syscalls("epoll_pwait");
+    return (std::isfinite(a) ? a : 0) + (std::isfinite(b) ? b : 0);
+  }
 
   double WatchCpu(size_t i) const {
     if (i >= watch_before.size() || i >= watch_after.size()) return -1;
@@ -260,7 +437,7 @@ std::string JsonNum(double v) {
 
 // Lines under the run's table row, and one "JSON {"type":"run_extra",...}".
 void PrintExtra(const RunRecord& r, const RunExtra& e, const Options& o) {
-  if (o.watch_pids.empty() && !e.stats) return;
+  if (o.watch_pids.empty() && !e.stats && !e.redis_info && !e.syscalls) return;
   const double window = r.result.window_s;
   const double n = static_cast<double>(r.result.replies_in_window);
   std::string j = "JSON {\"type\":\"run_extra\",\"round\":" + std::to_string(r.round) +
@@ -297,14 +474,27 @@ void PrintExtra(const RunRecord& r, const RunExtra& e, const Options& o) {
           "+%.0f, l1_evictions +%.0f); at the end l1_items=%.0f l1_bytes=%.0f of %.0f\n",
           e.L1HitPct(), e.Delta("l1_hits"), e.Delta("l1_misses"), e.Delta("l1_evictions"),
           e.After("l1_items"), e.After("l1_bytes"), e.After("l1_max_bytes"));
-      std::string l2;
-      for (const auto& [k, v] : e.stats_after) {
-        if (k.rfind("l2_", 0) != 0) continue;
-        char buf[128];
-        snprintf(buf, sizeof buf, " %s=%.6g(+%.6g)", k.c_str(), v, e.Delta(k));
-        l2 += buf;
+      for (const char* prefix : {"l2_", "l3_", "wal_", "wb_"}) {
+        std::string line;
+        for (const auto& [k, v] : e.stats_after) {
+          if (k.rfind(prefix, 0) != 0) continue;
+          char buf[128];
+          snprintf(buf, sizeof buf, " %s=%.6g(+%.6g)", k.c_str(), v, e.Delta(k));
+          line += buf;
+        }
+        if (!line.empty()) {
+          printf("      %.*s counters (value, +delta over the window):%s\n",
+                 static_cast<int>(strlen(prefix) - 1), prefix, line.c_str());
+        }
       }
-      if (!l2.empty()) printf("      l2 counters (value, +delta over the window):%s\n", l2.c_str());
+      const double syncs = e.Delta("wal_syncs"), recs = e.Delta("wal_appended_records");
+      if (std::isfinite(syncs) && std::isfinite(recs)) {
+        printf(
+            "      wal over the window: %.0f records, %.0f syncs (%.0f/s), %.2f records per sync, "
+            "%.2f replies per sync\n",
+            recs, syncs, window > 0 ? syncs / window : NAN, syncs > 0 ? recs / syncs : NAN,
+            syncs > 0 ? n / syncs : NAN);
+      }
       j += ",\"l1_hit_pct\":" + JsonNum(e.L1HitPct()) + ",\"strata_stats\":{";
       bool first = true;
       for (const auto& [k, v] : e.stats_after) {
@@ -313,6 +503,47 @@ void PrintExtra(const RunRecord& r, const RunExtra& e, const Options& o) {
         first = false;
       }
       j += "}";
+    }
+  }
+  if (e.redis_info) {
+    if (!e.redis_error.empty()) {
+      printf("      redis INFO persistence: unavailable (%s)\n", e.redis_error.c_str());
+      j += ",\"redis_info_error\":\"" + e.redis_error + "\"";
+    } else {
+      std::string line;
+      j += ",\"redis_info\":{";
+      bool first = true;
+      for (const auto& [k, v] : e.redis_after) {
+        if (k.rfind("aof_", 0) != 0) continue;
+        char buf[128];
+        snprintf(buf, sizeof buf, " %s=%.6g(+%.6g)", k.c_str(), v, e.RedisDelta(k));
+        line += buf;
+        j += std::string(first ? "" : ",") + "\"" + k + "\":{\"end\":" + JsonNum(v) +
+             ",\"delta\":" + JsonNum(e.RedisDelta(k)) + "}";
+        first = false;
+      }
+      j += "}";
+      printf("      redis INFO persistence (value, +delta over the window):%s\n", line.c_str());
+    }
+  }
+  if (e.syscalls) {
+    if (!e.syscalls_error.empty()) {
+      printf("      server syscalls: unavailable (%s)\n", e.syscalls_error.c_str());
+      j += ",\"syscalls_error\":\"" + e.syscalls_error + "\"";
+    } else {
+      const double fs = e.Fsyncs(), ep = e.EpollWaits();
+      printf(
+          "      server syscalls over the window (perf): fdatasync %.0f fsync %.0f (%.0f/s), "
+          "epoll_wait %.0f; %.2f replies per fsync, %.3f fsyncs per epoll_wait\n",
+          e.Syscalls("fdatasync"), e.Syscalls("fsync"), window > 0 ? fs / window : NAN, ep,
+          fs > 0 ? n / fs : NAN, ep > 0 ? fs / ep : NAN);
+      j += ",\"syscalls\":{";
+      bool first = true;
+      for (const auto& [k, v] : e.syscall_counts) {
+        j += std::string(first ? "" : ",") + "\"" + k + "\":" + JsonNum(v);
+        first = false;
+      }
+      j += "},\"replies_per_fsync\":" + JsonNum(fs > 0 ? n / fs : NAN);
     }
   }
   j += "}";
@@ -331,9 +562,9 @@ double MedianOf(std::vector<double> v) {
 
 void PrintExtraSummary(const std::vector<RunRecord>& runs, const std::vector<RunExtra>& extras,
                        const Options& o) {
-  if (o.watch_pids.empty() && !o.strata_stats) return;
+  if (o.watch_pids.empty() && !o.strata_stats && !o.count_syscalls && !o.redis_info) return;
   for (const char* name : {"strata", "redis"}) {
-    std::vector<double> hit;
+    std::vector<double> hit, per_fsync, fsync_rate, per_wal_sync;
     std::vector<std::vector<double>> pct(o.watch_pids.size()), us(o.watch_pids.size());
     bool any = false;
     for (size_t r = 0; r < runs.size(); ++r) {
@@ -343,6 +574,13 @@ void PrintExtraSummary(const std::vector<RunRecord>& runs, const std::vector<Run
       if (e.stats && e.stats_error.empty()) hit.push_back(e.L1HitPct());
       const double window = runs[r].result.window_s;
       const double n = static_cast<double>(runs[r].result.replies_in_window);
+      if (e.syscalls && e.syscalls_error.empty() && e.Fsyncs() > 0) {
+        per_fsync.push_back(n / e.Fsyncs());
+        fsync_rate.push_back(window > 0 ? e.Fsyncs() / window : NAN);
+      }
+      if (e.stats && e.stats_error.empty() && e.Delta("wal_syncs") > 0) {
+        per_wal_sync.push_back(n / e.Delta("wal_syncs"));
+      }
       for (size_t i = 0; i < o.watch_pids.size(); ++i) {
         const double cpu = e.WatchCpu(i);
         if (cpu < 0) continue;
@@ -353,6 +591,10 @@ void PrintExtraSummary(const std::vector<RunRecord>& runs, const std::vector<Run
     if (!any) continue;
     printf("  %-6s extras (medians):", name);
     if (!hit.empty()) printf(" L1 hit ratio %.2f%%", MedianOf(hit));
+    if (!per_wal_sync.empty()) printf("  replies per wal sync %.2f", MedianOf(per_wal_sync));
+    if (!per_fsync.empty()) {
+      printf("  fsyncs %.0f/s, replies per fsync %.2f", MedianOf(fsync_rate), MedianOf(per_fsync));
+    }
     for (size_t i = 0; i < o.watch_pids.size(); ++i) {
       printf("  %s cpu %.1f%% of a core, %.2f us/op", o.watch_pids[i].first.c_str(),
              MedianOf(pct[i]), MedianOf(us[i]));
@@ -373,12 +615,25 @@ RunRecord RunOne(const Target& t, int round, const Workload& w, const Options& o
   ServerProcess server;
   std::string socket = t.opts.socket;
   pid_t pid = t.opts.pid;
+  const std::string base = dir + "/" + t.name + "-" + std::to_string(round);
+  std::string run_dir;
   if (!t.opts.bin.empty()) {
-    const std::string base = dir + "/" + t.name + "-" + std::to_string(round);
     socket = base + ".sock";
+    if (UsesRunDir(t)) {
+      run_dir = base + ".data";
+      std::error_code ec;
+      std::filesystem::remove_all(run_dir, ec);
+      if (!std::filesystem::create_directories(run_dir, ec)) {
+        rec.error = "cannot create " + run_dir + ": " + ec.message();
+        return rec;
+      }
+    }
+    // Earlier runs' dirty pages would otherwise be written back during this
+    // one and slow its fsyncs.
+    sync();
     if (!o.quiet) fprintf(stderr, "%s starting %s\n", tag.c_str(), t.opts.bin.c_str());
-    rec.error =
-        server.Start(ServerArgv(t, o, socket, dir), socket, base + ".log", o.startup_timeout_s);
+    rec.error = server.Start(ServerArgv(t, o, socket, dir, run_dir), socket, base + ".log",
+                             o.startup_timeout_s);
     if (!rec.error.empty()) return rec;
     pid = server.pid();
   }
@@ -429,16 +684,33 @@ RunRecord RunOne(const Target& t, int round, const Workload& w, const Options& o
     if (!want_stats || !extra->stats_error.empty()) return;
     extra->stats_error = FetchStrataStats(socket, m);
   };
+  const bool want_info = o.redis_info && t.name == "redis";
+  extra->redis_info = want_info;
+  auto fetch_info = [&](StatsMap* m) {
+    if (!want_info || !extra->redis_error.empty()) return;
+    extra->redis_error = FetchRedisInfo(socket, m);
+  };
+  extra->syscalls = o.count_syscalls;
+  PerfCount perf;
+  if (o.count_syscalls && pid <= 0) extra->syscalls_error = "server PID unknown";
   // Stats are read just outside the CPU snapshots, so their cost is not billed.
   pc.on_window_start = [&] {
     fetch(&extra->stats_before);
+    fetch_info(&extra->redis_before);
+    if (extra->syscalls && extra->syscalls_error.empty()) {
+      extra->syscalls_error = perf.Start(o.perf_bin, pid, base + ".perf");
+    }
     extra->watch_before = WatchSnapshot(o);
     before = Snapshot(pid);
   };
   pc.on_window_end = [&] {
     after = Snapshot(pid);
     extra->watch_after = WatchSnapshot(o);
+    if (extra->syscalls && extra->syscalls_error.empty()) {
+      extra->syscalls_error = perf.Stop(&extra->syscall_counts);
+    }
     fetch(&extra->stats_after);
+    fetch_info(&extra->redis_after);
   };
   rec.connections = client.live_connections();
   if (!o.quiet) {
@@ -471,6 +743,14 @@ RunRecord RunOne(const Target& t, int round, const Workload& w, const Options& o
     rec.error += (rec.error.empty() ? "" : "; ") + std::string("server exited during the run");
   }
   server.Stop();
+  if (perf.pid > 0) {
+    std::map<std::string, double> ignored;
+    perf.Stop(&ignored);
+  }
+  if (!run_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(run_dir, ec);
+  }
   return rec;
 }
 
@@ -498,12 +778,12 @@ int Main(int argc, char** argv) {
   const double budget = per_run * o.rounds * static_cast<double>(targets.size()) + 30;
   ArmWatchdog(static_cast<unsigned>(std::min(std::ceil(budget), 4e9)));
 
-  char dir_template[] = "/tmp/strata-bench.XXXXXX";
-  if (!mkdtemp(dir_template)) {
+  std::string dir_template = o.tmp_dir + "/strata-bench.XXXXXX";
+  if (!mkdtemp(dir_template.data())) {
     perror("mkdtemp");
     return 1;
   }
-  const std::string dir = dir_template;
+  const std::string dir = dir_template.c_str();
 
   const Workload workload(o.workload);
   PrintBanner(o);
