@@ -18,12 +18,14 @@ PendingWrites::Shard& PendingWrites::ShardFor(std::string_view key) {
 }
 
 const PendingWrite* PendingWrites::FindLocked(Shard& shard, std::string_view key) {
-  auto it = shard.map.find(std::string(key));
+  auto it = shard.map.find(key);
   return it == shard.map.end() ? nullptr : &it->second;
 }
 
 void PendingWrites::PutLocked(Shard& shard, std::string_view key, PendingWrite w) {
-  auto [it, inserted] = shard.map.try_emplace(std::string(key));
+  auto it = shard.map.find(key);
+  const bool inserted = it == shard.map.end();
+  if (inserted) it = shard.map.try_emplace(std::string(key)).first;
   PendingWrite& cur = it->second;
   if (!inserted) {
     if (cur.seq >= w.seq) return;  // a newer write is already recorded
@@ -43,7 +45,7 @@ void PendingWrites::PutLocked(Shard& shard, std::string_view key, PendingWrite w
 }
 
 bool PendingWrites::EraseIfSeqLocked(Shard& shard, std::string_view key, uint64_t seq) {
-  auto it = shard.map.find(std::string(key));
+  auto it = shard.map.find(key);
   if (it == shard.map.end() || it->second.seq != seq) return false;
   bytes_.fetch_sub(Charge(key, it->second), std::memory_order_relaxed);
   size_.fetch_sub(1, std::memory_order_relaxed);
@@ -64,7 +66,7 @@ bool PendingWrites::Lookup(std::string_view key, PendingWrite* out) {
 void PendingWrites::Confirm(std::string_view key, uint64_t seq) {
   Shard& s = ShardFor(key);
   std::lock_guard<SpinLock> lock(s.mu);
-  auto it = s.map.find(std::string(key));
+  auto it = s.map.find(key);
   if (it == s.map.end() || it->second.seq > seq) return;
   bytes_.fetch_sub(Charge(key, it->second), std::memory_order_relaxed);
   size_.fetch_sub(1, std::memory_order_relaxed);

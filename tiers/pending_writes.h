@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -39,9 +40,14 @@ struct PendingWrite {
 
 class PendingWrites {
  public:
+  // Transparent: lookups by string_view build no std::string.
+  struct ViewHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view k) const { return std::hash<std::string_view>{}(k); }
+  };
   struct Shard {
     SpinLock mu;
-    std::unordered_map<std::string, PendingWrite> map;
+    std::unordered_map<std::string, PendingWrite, ViewHash, std::equal_to<>> map;
   };
 
   Shard& ShardFor(std::string_view key);

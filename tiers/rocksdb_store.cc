@@ -83,6 +83,11 @@ void PutHeader(std::string* out, int64_t expire_at_ms) {
   for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
 
+void HeaderBytes(char out[kHeader], int64_t expire_at_ms) {
+  uint64_t v = static_cast<uint64_t>(expire_at_ms);
+  for (size_t i = 0; i < kHeader; ++i) out[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+
 std::string Encode(std::string_view value, int64_t expire_at_ms) {
   std::string out;
   out.reserve(kHeader + value.size());
@@ -305,19 +310,33 @@ Status L3Store::Write(const std::vector<L3Write>& batch) {
 
   // What this batch has written so far, for kExpire after an earlier write of
   // the same key in the batch (the DB does not see the batch until commit).
+  // Only a batch with a kExpire needs it (the drain's batches are coalesced:
+  // usually puts only).
+  const bool need_overlay = std::any_of(batch.begin(), batch.end(), [](const L3Write& w) {
+    return w.kind == L3Write::Kind::kExpire;
+  });
   std::unordered_map<std::string_view, L3Value> overlay;
   int64_t now = impl_->clock->NowMs();
   rocksdb::WriteBatch wb;
   for (const L3Write& w : batch) {
     rocksdb::Status s;
     switch (w.kind) {
-      case L3Write::Kind::kPut:
-        s = wb.Put(ToSlice(w.key), Encode(w.value, w.expire_at_ms));
-        overlay[w.key] = L3Value{!Expired(w.expire_at_ms, now), w.value, w.expire_at_ms};
+      case L3Write::Kind::kPut: {
+        // Header and value as two parts: no encoded copy per put.
+        char header[kHeader];
+        HeaderBytes(header, w.expire_at_ms);
+        rocksdb::Slice key = ToSlice(w.key);
+        rocksdb::Slice parts[2] = {rocksdb::Slice(header, kHeader), ToSlice(w.value)};
+        s = wb.Put(rocksdb::SliceParts(&key, 1), rocksdb::SliceParts(parts, 2));
+        if (need_overlay) {
+          overlay[w.key] = L3Value{!Expired(w.expire_at_ms, now), std::string(w.value),
+                                   w.expire_at_ms};
+        }
         break;
+      }
       case L3Write::Kind::kDelete:
         s = wb.Delete(ToSlice(w.key));
-        overlay[w.key] = L3Value{};
+        if (need_overlay) overlay[w.key] = L3Value{};
         break;
       case L3Write::Kind::kExpire: {
         L3Value cur;
@@ -392,6 +411,11 @@ Status L3Store::Expire(std::string_view key, int64_t expire_at_ms, bool* existed
                            : wb.Put(ToSlice(key), Encode(cur.value, expire_at_ms));
   if (!rs.ok()) return FromRocks(rs, "expire");
   return impl_->Commit(&wb, "expire");
+}
+
+Status L3Store::SyncWal() {
+  rocksdb::Status s = impl_->db->SyncWAL();
+  return s.ok() ? Status::Ok() : FromRocks(s, "sync wal");
 }
 
 Status L3Store::Flush() {

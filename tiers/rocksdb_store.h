@@ -49,8 +49,9 @@ struct L3Value {
 struct L3Write {
   enum class Kind : uint8_t { kPut, kDelete, kExpire };
   Kind kind = Kind::kPut;
-  std::string key;
-  std::string value;         // kPut
+  // Borrowed: the bytes must stay valid for the Write call.
+  std::string_view key;
+  std::string_view value;    // kPut
   int64_t expire_at_ms = 0;  // kPut: 0 = none; kExpire: new expiry (<= now deletes)
 };
 
@@ -74,6 +75,11 @@ class L3Store {
              bool if_present, bool* applied);
   Status Delete(std::string_view key, bool* existed);
   Status Expire(std::string_view key, int64_t expire_at_ms, bool* existed);
+
+  // Makes every write so far survive a power loss: fsyncs RocksDB's own WAL
+  // (writes use sync = false). The write-behind drain calls it before it
+  // persists the journal's checkpoint. Blocking.
+  Status SyncWal();
 
   // Flushes the memtable to a file / compacts the whole key range (running
   // the compaction filter). Blocking; for tests and admin use.

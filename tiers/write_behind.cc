@@ -2,6 +2,7 @@
 
 #include <uv.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -41,9 +42,13 @@ class WriteBehind::Drain {
   // Under mu(): Journal appends to the WAL and pushes here in one step, so
   // the queue is in sequence order.
   std::mutex& mu() { return mu_; }
-  void PushLocked(DrainRecord r) {
+  // Returns whether the drain should be notified now: the queue was empty
+  // (the drain may be idle: it starts its linger timer) or holds a full
+  // minimum batch. In between, the linger timer takes what is queued.
+  bool PushLocked(DrainRecord r) {
     queued_bytes_ += r.key.size() + r.value.size();
     queue_.push_back(std::move(r));
+    return queue_.size() == 1 || queue_.size() >= wb_->o_.drain_min_batch;
   }
   void Withdraw(uint64_t seq) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -55,9 +60,12 @@ class WriteBehind::Drain {
   }
 
   Status Start();
+  // From any thread (Journal, the WAL writer's waker, Stop). Cheap when a
+  // wake-up is already pending; a no-op once Stop has begun closing.
   void Notify() {
-    if (!started_) return;
-    if (!notified_.exchange(true, std::memory_order_acq_rel)) uv_async_send(&async_);
+    if (notified_.exchange(true, std::memory_order_acq_rel)) return;
+    std::lock_guard<std::mutex> lock(notify_mu_);
+    if (accepting_) uv_async_send(&async_);
   }
   uint64_t Stop(int64_t deadline_ms);
 
@@ -65,7 +73,10 @@ class WriteBehind::Drain {
   void Run();
   static void OnAsync(uv_async_t* a);
   static void OnRetryTimer(uv_timer_t* t);
-  void Pump();
+  static void OnCheckpointTimer(uv_timer_t* t);
+  static void OnLingerTimer(uv_timer_t* t);
+  void PersistCheckpoint();
+  void Pump(bool linger_done = false);
   bool TakeBatch();
   void Coalesce();
   void Apply();
@@ -86,11 +97,22 @@ class WriteBehind::Drain {
   uv_loop_t loop_;
   uv_async_t async_;
   uv_timer_t retry_timer_;
+  uv_timer_t checkpoint_timer_;
+  uv_timer_t linger_timer_;
+  bool lingering_ = false;
+  uint64_t checkpointed_seq_ = 0;  // last seq handed to Wal::SetCheckpoint
   std::thread thread_;
   std::atomic<bool> notified_{false};
   bool started_ = false;
+  std::mutex notify_mu_;
+  bool accepting_ = false;  // under notify_mu_: async_ may be sent to
   std::unique_ptr<L2Tier> l2_;
   std::vector<DrainRecord> batch_;
+  // Reused per batch (no large allocation per batch: each one made glibc
+  // consolidate its fastbins).
+  std::vector<DrainRecord> coalesced_;
+  std::unordered_map<std::string_view, size_t> index_;
+  std::vector<L3Write> l3_writes_;
   uint64_t batch_last_seq_ = 0;
   bool busy_ = false;
   bool closed_ = false;
@@ -106,6 +128,13 @@ Status WriteBehind::Drain::Start() {
   async_.data = this;
   uv_timer_init(&loop_, &retry_timer_);
   retry_timer_.data = this;
+  uv_timer_init(&loop_, &checkpoint_timer_);
+  checkpoint_timer_.data = this;
+  uv_timer_init(&loop_, &linger_timer_);
+  linger_timer_.data = this;
+  checkpointed_seq_ = wb_->confirmed_seq();
+  const uint64_t every = static_cast<uint64_t>(std::max<int64_t>(1, wb_->o_.checkpoint_interval_ms));
+  uv_timer_start(&checkpoint_timer_, &Drain::OnCheckpointTimer, every, every);
   if (wb_->o_.l2) {
     L2Options o = wb_->o_.l2_options;
     o.counters = &wb_->l2_counters_;
@@ -114,6 +143,10 @@ Status WriteBehind::Drain::Start() {
     l2_ = std::move(l2).value();
   }
   started_ = true;
+  {
+    std::lock_guard<std::mutex> lock(notify_mu_);
+    accepting_ = true;
+  }
   thread_ = std::thread([this] { Run(); });
   Notify();  // replayed records may be waiting
   return Status::Ok();
@@ -140,13 +173,40 @@ void WriteBehind::Drain::OnAsync(uv_async_t* a) {
   d->closed_ = true;
   d->busy_ = false;
   uv_timer_stop(&d->retry_timer_);
+  uv_timer_stop(&d->checkpoint_timer_);
+  uv_timer_stop(&d->linger_timer_);
+  d->PersistCheckpoint();  // what was drained need not be replayed
   d->l2_.reset();
   uv_close(reinterpret_cast<uv_handle_t*>(&d->retry_timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&d->checkpoint_timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&d->linger_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&d->async_), nullptr);
 }
 
-void WriteBehind::Drain::Pump() {
-  if (busy_ || !TakeBatch()) {
+void WriteBehind::Drain::OnLingerTimer(uv_timer_t* t) {
+  auto* d = static_cast<Drain*>(t->data);
+  d->lingering_ = false;
+  if (!d->busy_) d->Pump(/*linger_done=*/true);
+}
+
+void WriteBehind::Drain::Pump(bool linger_done) {
+  if (busy_) return;
+  if (!linger_done && wb_->o_.drain_linger_ms > 0) {
+    bool wait;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      wait = !stopping_ && !queue_.empty() && queue_.size() < wb_->o_.drain_min_batch;
+    }
+    if (wait) {
+      if (!lingering_) {
+        lingering_ = true;
+        uv_timer_start(&linger_timer_, &Drain::OnLingerTimer,
+                       static_cast<uint64_t>(wb_->o_.drain_linger_ms), 0);
+      }
+      return;
+    }
+  }
+  if (!TakeBatch()) {
     idle_cv_.notify_all();
     return;
   }
@@ -189,8 +249,11 @@ bool WriteBehind::Drain::TakeBatch() {
 void WriteBehind::Drain::Coalesce() {
   // Net effect per key, in first-seen order (keys are independent; the
   // order that matters, per key, is kept by folding later records in).
-  std::unordered_map<std::string_view, size_t> index;
-  std::vector<DrainRecord> out;
+  std::unordered_map<std::string_view, size_t>& index = index_;
+  index.clear();
+  index.reserve(batch_.size());
+  std::vector<DrainRecord>& out = coalesced_;
+  out.clear();
   out.reserve(batch_.size());
   uint64_t folded = 0;
   for (DrainRecord& r : batch_) {
@@ -219,13 +282,16 @@ void WriteBehind::Drain::Coalesce() {
       cur.mask = r.mask;
     }
   }
-  batch_ = std::move(out);
+  batch_.swap(out);
+  out.clear();
+  index.clear();
   Bump(wb_->counters_.coalesced, folded);
 }
 
 void WriteBehind::Drain::Apply() {
   if (!l3_done_) {
-    std::vector<L3Write> writes;
+    std::vector<L3Write>& writes = l3_writes_;
+    writes.clear();
     writes.reserve(batch_.size());
     for (const DrainRecord& r : batch_) {
       if (!(r.mask & kTierL3)) continue;
@@ -244,6 +310,7 @@ void WriteBehind::Drain::Apply() {
       writes.push_back(std::move(w));
     }
     Status s = writes.empty() ? Status::Ok() : wb_->o_.l3->Write(writes);
+    writes.clear();  // views into batch_
     if (s.ok()) {
       l3_done_ = true;
     } else {
@@ -303,6 +370,30 @@ void WriteBehind::Drain::OnRetryTimer(uv_timer_t* t) {
   if (d->busy_) d->Apply();
 }
 
+void WriteBehind::Drain::OnCheckpointTimer(uv_timer_t* t) {
+  static_cast<Drain*>(t->data)->PersistCheckpoint();
+}
+
+// The journal's checkpoint may only claim what the tiers below hold
+// durably: L3 writes go through RocksDB's WAL without sync, so sync it first
+// (unless wal.sync = never: then nothing is meant to survive a power loss).
+// L2 (Redis) persists on its own terms.
+void WriteBehind::Drain::PersistCheckpoint() {
+  const uint64_t seq = wb_->confirmed_seq();
+  if (seq <= checkpointed_seq_) return;
+  if (wb_->o_.l3 != nullptr && wb_->o_.wal.sync != WalSync::kNever) {
+    Status s = wb_->o_.l3->SyncWal();
+    if (!s.ok()) {
+      Bump(wb_->counters_.l3_failures);
+      LOG_RATE_LIMITED(LogLevel::kWarn, "write-behind: L3 WAL sync failed: %s",
+                       s.message().c_str());
+      return;  // the next tick tries again; the old checkpoint stays
+    }
+  }
+  wb_->wal_->SetCheckpoint(seq);
+  checkpointed_seq_ = seq;
+}
+
 void WriteBehind::Drain::Complete() {
   uint64_t seq = batch_last_seq_;
   for (const DrainRecord& r : batch_) wb_->o_.pending->Confirm(r.key, seq);
@@ -312,7 +403,9 @@ void WriteBehind::Drain::Complete() {
   if (n > wb_->counters_.batch_records_max.load(std::memory_order_relaxed)) {
     wb_->counters_.batch_records_max.store(n, std::memory_order_relaxed);
   }
-  wb_->wal_->SetCheckpoint(seq);
+  // Frees the batch's wal.max_bytes share now; the CHECKPOINT file follows
+  // on the checkpoint timer (PersistCheckpoint).
+  wb_->wal_->Release(seq);
   wb_->confirmed_seq_.store(seq, std::memory_order_release);
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -335,6 +428,10 @@ uint64_t WriteBehind::Drain::Stop(int64_t deadline_ms) {
       idle_cv_.wait_for(lock, std::chrono::milliseconds(10));
     }
     stopping_ = true;
+  }
+  {
+    std::lock_guard<std::mutex> lock(notify_mu_);
+    accepting_ = false;  // later Notify calls (e.g. a WAL waker) do nothing
   }
   uv_async_send(&async_);  // the drain thread closes its handles and ends
   thread_.join();
@@ -397,14 +494,17 @@ StatusOr<std::unique_ptr<WriteBehind>> WriteBehind::Open(WriteBehindOptions opti
       }
     }
     std::lock_guard<std::mutex> lock(self->drain_->mu());
-    self->drain_->PushLocked(std::move(r));
+    (void)self->drain_->PushLocked(std::move(r));
     Bump(self->counters_.replayed);
   };
   auto wal = Wal::Open(wb->o_.wal, replay);
   if (!wal.ok()) return wal.status();
   wb->wal_ = std::move(wal).value();
   wb->confirmed_seq_.store(wb->wal_->stats().checkpoint, std::memory_order_release);
-  wb->wal_->AddWaker([self] { self->Wake(); });
+  wb->wal_->AddWaker([self] {
+    if (self->o_.wal.sync == WalSync::kAlways) self->drain_->Notify();
+    self->Wake();
+  });
   if (wb->counters_.replayed.load() > 0) {
     LOG_INFO("write-behind: replayed %llu WAL records after checkpoint %llu",
              static_cast<unsigned long long>(wb->counters_.replayed.load()),
@@ -452,6 +552,7 @@ WriteBehind::Journaled WriteBehind::Journal(const Write& w) {
     out.applied = exists;
   }
 
+  bool notify = false;
   WalRecord rec;
   rec.op = op == Op::kSet ? WalOp::kSet : op == Op::kDelete ? WalOp::kDelete : WalOp::kExpire;
   rec.key = w.key;
@@ -472,7 +573,7 @@ WriteBehind::Journaled WriteBehind::Journal(const Write& w) {
     r.value.assign(rec.value);
     r.expire_at_ms = rec.expire_at_ms;
     r.mask = mask;
-    drain_->PushLocked(std::move(r));
+    notify = drain_->PushLocked(std::move(r));
   }
   PendingWrite pw;
   pw.seq = out.seq;
@@ -493,7 +594,10 @@ WriteBehind::Journaled WriteBehind::Journal(const Write& w) {
     }
   }
   Bump(counters_.journaled);
-  drain_->Notify();
+  // wal.sync = always: the drain cannot take the record before it is
+  // durable; the WAL's waker notifies it then (one wake-up per group, not
+  // per write).
+  if (notify && o_.wal.sync != WalSync::kAlways) drain_->Notify();
   return out;
 }
 

@@ -2,7 +2,9 @@
 // pending map, appended to the WAL and acknowledged (per wal.sync); a drain
 // thread then sends batches to L2 (pipelined SET PX / DEL / PEXPIRE through
 // its own L2Tier) and L3 (one RocksDB WriteBatch), retries with backoff while
-// a tier is down, and advances the WAL checkpoint when both confirmed.
+// a tier is down, and advances the WAL checkpoint when both confirmed (the
+// backlog per batch; the persisted CHECKPOINT every checkpoint_interval_ms,
+// after syncing L3's WAL).
 //
 // Order. Writes of one key take that key's pending-map shard lock across
 // "check nx/xx, append to the WAL, record as pending, write L1", so the WAL,
@@ -60,6 +62,17 @@ struct WriteBehindOptions {
   std::function<uint8_t(std::string_view key)> tiers_for_key;
   size_t batch_records = 4096;
   uint64_t batch_bytes = 8ull << 20;
+  // How often the drain persists the WAL checkpoint (after syncing L3's own
+  // WAL, so that the checkpoint never claims more than L3 holds durably).
+  // Each batch frees its wal.max_bytes share at once (Wal::Release); only the
+  // CHECKPOINT file (three syncs) is rate-limited. Replaying records that
+  // were drained after the last persisted checkpoint is harmless.
+  int64_t checkpoint_interval_ms = 200;
+  // Batching: a drain pass that finds fewer than drain_min_batch records
+  // queued waits up to drain_linger_ms for more (per-batch costs, a RocksDB
+  // write and a wake-up, dominate small batches). 0 = never wait.
+  size_t drain_min_batch = 64;
+  int64_t drain_linger_ms = 1;
   int64_t retry_base_ms = 50;
   int64_t retry_max_ms = 5000;
   Clock* clock = nullptr;  // nullptr = SystemClock

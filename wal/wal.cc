@@ -55,6 +55,7 @@ class Wal::Impl {
 
   Status Append(const WalRecord& record, uint64_t* seq);
   void SetCheckpoint(uint64_t seq);
+  void Release(uint64_t seq);
   Status Flush();
   Status LastError() const {
     std::lock_guard<std::mutex> lock(status_mu_);
@@ -96,6 +97,7 @@ class Wal::Impl {
   void AddFailedRange(uint64_t first, uint64_t last);
   void CallWakers();
   void AddMarkLocked(uint64_t seq);
+  void ReleaseLocked(uint64_t seq);
 
   Wal* wal_;
   const WalOptions opt_;
@@ -302,15 +304,24 @@ Status Wal::Impl::Append(const WalRecord& record, uint64_t* seq) {
   return Status::Ok();
 }
 
+void Wal::Impl::ReleaseLocked(uint64_t seq) {
+  while (!marks_.empty() && marks_.front().last_seq <= seq) {
+    checkpointed_bytes_ = marks_.front().end;
+    marks_.pop_front();
+  }
+}
+
+void Wal::Impl::Release(uint64_t seq) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ReleaseLocked(std::min(seq, next_seq_ - 1));
+}
+
 void Wal::Impl::SetCheckpoint(uint64_t seq) {
   std::unique_lock<std::mutex> lock(mu_);
   seq = std::min(seq, next_seq_ - 1);
   if (seq <= checkpoint_) return;
   checkpoint_ = seq;
-  while (!marks_.empty() && marks_.front().last_seq <= seq) {
-    checkpointed_bytes_ = marks_.front().end;
-    marks_.pop_front();
-  }
+  ReleaseLocked(seq);
   const bool wake = writer_idle_;
   lock.unlock();
   if (wake) writer_cv_.notify_one();
@@ -664,6 +675,7 @@ StatusOr<std::unique_ptr<Wal>> Wal::Open(const WalOptions& options, const Replay
 
 Status Wal::Append(const WalRecord& record, uint64_t* seq) { return impl_->Append(record, seq); }
 void Wal::SetCheckpoint(uint64_t seq) { impl_->SetCheckpoint(seq); }
+void Wal::Release(uint64_t seq) { impl_->Release(seq); }
 Status Wal::last_error() const { return impl_->LastError(); }
 uint64_t Wal::last_seq() const { return impl_->LastSeq(); }
 WalStats Wal::stats() const { return impl_->Stats(); }

@@ -132,8 +132,17 @@ class Wal {
   Status Append(const WalRecord& record, uint64_t* seq);
 
   // Every record <= seq is confirmed by every tier: segments wholly at or
-  // below it may be deleted. Monotonic; lower values are ignored.
+  // below it may be deleted. Monotonic; lower values are ignored. The writer
+  // thread persists it (CHECKPOINT: write + fdatasync + rename + directory
+  // fsync), so a caller should not call it per small batch: see Release.
+  // The caller must have made the records <= seq durable in the tiers below
+  // first (a persisted checkpoint is never replayed again).
   void SetCheckpoint(uint64_t seq);
+
+  // Every record <= seq reached every tier, but perhaps not durably yet: its
+  // bytes stop counting against max_bytes at once. Nothing is written; a
+  // later SetCheckpoint persists the checkpoint. Monotonic; cheap.
+  void Release(uint64_t seq);
 
   uint64_t durable_seq() const { return durable_seq_.load(std::memory_order_acquire); }
   uint64_t failed_seq() const { return failed_seq_.load(std::memory_order_acquire); }
