@@ -10,9 +10,12 @@ JournalWriter::JournalWriter(WriteBehind* wb, uv_loop_t* loop, int64_t through_t
       through_timeout_ms_(through_timeout_ms),
       clock_(clock != nullptr ? clock : SystemClock::Default()),
       wake_(std::make_shared<Wake>()),
-      async_(new uv_async_t) {
+      async_(new uv_async_t),
+      check_(new uv_check_t) {
   uv_async_init(loop, async_, &JournalWriter::OnAsync);
   async_->data = this;
+  uv_check_init(loop, check_);
+  check_->data = this;
   wake_->async = async_;
   wb_->AddWaker([wake = wake_] {
     std::lock_guard<std::mutex> lock(wake->mu);
@@ -28,6 +31,9 @@ JournalWriter::~JournalWriter() {
   async_->data = nullptr;
   uv_close(reinterpret_cast<uv_handle_t*>(async_),
            [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
+  check_->data = nullptr;
+  uv_close(reinterpret_cast<uv_handle_t*>(check_),
+           [](uv_handle_t* h) { delete reinterpret_cast<uv_check_t*>(h); });
   auto waiters = std::move(waiters_);
   for (auto& w : waiters) {
     WriteResult r;
@@ -55,6 +61,19 @@ void JournalWriter::Write(const WriteBehind::Write& w, bool through, WriteCallba
                          ? clock_->NowMs() + through_timeout_ms_
                          : 0;
   waiters_.push_back({j.seq, ack, std::string(w.key), j.applied, deadline, std::move(done)});
+  if (!check_active_ && wb_->appender_writes()) {
+    check_active_ = true;
+    uv_check_start(check_, &JournalWriter::OnCheck);
+  }
+}
+
+void JournalWriter::OnCheck(uv_check_t* c) {
+  auto* self = static_cast<JournalWriter*>(c->data);
+  if (self == nullptr) return;
+  self->check_active_ = false;
+  uv_check_stop(c);
+  // False: the WAL writer thread writes them and wakes us (OnAsync).
+  if (self->wb_->WriteOut()) self->Resolve();
 }
 
 void JournalWriter::OnAsync(uv_async_t* a) {

@@ -5,12 +5,18 @@
 // "through" write is not confirmed within wal.through_timeout (the write
 // stays journaled and will still reach the tiers).
 //
-// Wake-ups come from the WAL and drain threads through a uv_async handle;
-// the worker's tick enforces the through timeout.
+// With wal.sync = interval / never the loop writes the journal itself: a
+// uv_check handle, started when a write waits, calls WriteBehind::WriteOut
+// once per loop iteration (one write() for every write journaled in it), then
+// answers them. Other wake-ups (fsyncs with wal.sync = always, the drain's
+// confirmations, the WAL writer thread doing a write the loop could not)
+// come through a uv_async handle; the worker's tick enforces the through
+// timeout.
 //
 // Thread affinity: the loop thread of `loop`, except the waker (any thread).
 // Ownership: borrows WriteBehind (which outlives every worker); owns its
-// async handle (freed in its close callback: run the loop once more).
+// async and check handles (freed in their close callbacks: run the loop once
+// more).
 #pragma once
 
 #include <uv.h>
@@ -59,6 +65,7 @@ class JournalWriter {
   };
 
   static void OnAsync(uv_async_t* a);
+  static void OnCheck(uv_check_t* c);
   void Resolve();
 
   WriteBehind* wb_;
@@ -66,6 +73,8 @@ class JournalWriter {
   Clock* clock_;
   std::shared_ptr<Wake> wake_;
   uv_async_t* async_;
+  uv_check_t* check_;
+  bool check_active_ = false;
   std::deque<Waiter> waiters_;
 };
 

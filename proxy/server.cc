@@ -116,6 +116,8 @@ Status Server::OpenLowerTiers() {
   o.wal.sync_interval_ms = config_.wal.sync_interval_ms;
   o.wal.max_bytes = config_.wal.max_bytes;
   o.wal.segment_bytes = config_.wal.segment_bytes;
+  // Each worker loop writes its own journaled records (JournalWriter).
+  o.wal.appender_writes = true;
   o.l1 = l1_.get();
   o.pending = pending_.get();
   o.l3 = l3_.get();

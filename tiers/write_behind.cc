@@ -50,6 +50,13 @@ class WriteBehind::Drain {
     queue_.push_back(std::move(r));
     return queue_.size() == 1 || queue_.size() >= wb_->o_.drain_min_batch;
   }
+  // The drain stopped at a record the journal did not hold yet: whoever
+  // writes the journal next (WriteBehind::WriteOut) notifies it. The
+  // checkpoint timer is the backstop for a lost race.
+  bool TakeWalWaiting() {
+    return wal_waiting_.load(std::memory_order_relaxed) &&
+           wal_waiting_.exchange(false, std::memory_order_seq_cst);
+  }
   void Withdraw(uint64_t seq) {
     std::lock_guard<std::mutex> lock(mu_);
     withdrawn_.insert(seq);
@@ -103,6 +110,7 @@ class WriteBehind::Drain {
   uint64_t checkpointed_seq_ = 0;  // last seq handed to Wal::SetCheckpoint
   std::thread thread_;
   std::atomic<bool> notified_{false};
+  std::atomic<bool> wal_waiting_{false};
   bool started_ = false;
   std::mutex notify_mu_;
   bool accepting_ = false;  // under notify_mu_: async_ may be sent to
@@ -222,14 +230,17 @@ bool WriteBehind::Drain::TakeBatch() {
   std::lock_guard<std::mutex> lock(mu_);
   batch_.clear();
   uint64_t bytes = 0;
-  bool need_durable = wb_->o_.wal.sync == WalSync::kAlways;
   while (!queue_.empty() && batch_.size() < wb_->o_.batch_records &&
          bytes < wb_->o_.batch_bytes) {
     DrainRecord& r = queue_.front();
-    if (need_durable && wb_->wal_->StateOf(r.seq) != Wal::SeqState::kDurable) {
-      // Not durable yet; if its WAL write failed, the loop withdraws it.
+    if (wb_->wal_->StateOf(r.seq) != Wal::SeqState::kDurable) {
+      // Not in the journal yet (or not synced, with wal.sync = always); if
+      // its write failed, the loop withdraws it.
       auto w = withdrawn_.find(r.seq);
-      if (w == withdrawn_.end()) break;
+      if (w == withdrawn_.end()) {
+        wal_waiting_.store(true, std::memory_order_seq_cst);
+        break;
+      }
       withdrawn_.erase(w);
       queued_bytes_ -= r.key.size() + r.value.size();
       queue_.pop_front();
@@ -371,7 +382,9 @@ void WriteBehind::Drain::OnRetryTimer(uv_timer_t* t) {
 }
 
 void WriteBehind::Drain::OnCheckpointTimer(uv_timer_t* t) {
-  static_cast<Drain*>(t->data)->PersistCheckpoint();
+  auto* d = static_cast<Drain*>(t->data);
+  d->PersistCheckpoint();
+  if (!d->busy_ && !d->lingering_) d->Pump(/*linger_done=*/true);  // see TakeWalWaiting
 }
 
 // The journal's checkpoint may only claim what the tiers below hold
@@ -502,7 +515,7 @@ StatusOr<std::unique_ptr<WriteBehind>> WriteBehind::Open(WriteBehindOptions opti
   wb->wal_ = std::move(wal).value();
   wb->confirmed_seq_.store(wb->wal_->stats().checkpoint, std::memory_order_release);
   wb->wal_->AddWaker([self] {
-    if (self->o_.wal.sync == WalSync::kAlways) self->drain_->Notify();
+    self->drain_->Notify();  // it takes only what the journal holds
     self->Wake();
   });
   if (wb->counters_.replayed.load() > 0) {
@@ -603,22 +616,29 @@ WriteBehind::Journaled WriteBehind::Journal(const Write& w) {
 
 WriteBehind::Ack WriteBehind::AckFor(bool through) const {
   if (through) return Ack::kConfirmed;
-  return o_.wal.sync == WalSync::kAlways ? Ack::kDurable : Ack::kAppended;
+  return o_.wal.sync == WalSync::kAlways ? Ack::kDurable : Ack::kWritten;
+}
+
+bool WriteBehind::WriteOut() {
+  bool done = wal_->WriteOut();
+  // The drain may have stopped at a record that was not written yet.
+  if (drain_->TakeWalWaiting()) drain_->Notify();
+  return done;
 }
 
 bool WriteBehind::Satisfied(uint64_t seq, Ack ack) const {
-  bool durable = o_.wal.sync != WalSync::kAlways ||
-                 wal_->StateOf(seq) == Wal::SeqState::kDurable;
+  // durable_seq: fsynced with wal.sync = always, written otherwise.
+  const bool in_journal = wal_->StateOf(seq) == Wal::SeqState::kDurable;
   switch (ack) {
-    case Ack::kAppended: return true;
-    case Ack::kDurable: return durable;
-    case Ack::kConfirmed: return durable && confirmed_seq() >= seq;
+    case Ack::kWritten:
+    case Ack::kDurable: return in_journal;
+    case Ack::kConfirmed: return in_journal && confirmed_seq() >= seq;
   }
   return false;
 }
 
 bool WriteBehind::Failed(uint64_t seq) const {
-  return o_.wal.sync == WalSync::kAlways && wal_->StateOf(seq) == Wal::SeqState::kFailed;
+  return wal_->StateOf(seq) == Wal::SeqState::kFailed;
 }
 
 void WriteBehind::ResolveFailed(std::string_view key, uint64_t seq) {

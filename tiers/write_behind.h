@@ -15,12 +15,17 @@
 // into their net effect.
 //
 // Acknowledgement (Journal's result, then the caller waits per Ack):
-//   kAppended   wal.sync = interval / never: ack at once;
-//   kDurable    wal.sync = always: ack when durable_seq() >= seq;
+//   kWritten    wal.sync = interval / never: ack once the record is in the
+//               journal file (the kernel has it: a process crash loses
+//               nothing). The loop that journaled it writes the file itself
+//               at the end of its iteration (WriteOut), one write() for all
+//               its writes, so no thread hand-off is on this path;
+//   kDurable    wal.sync = always: ack when an fdatasync covers the record;
 //   kConfirmed  write "through": ack when confirmed_seq() >= seq (every tier
 //               below L1 has it).
-// A write whose WAL append failed (disk full) is withdrawn from L1 and the
-// pending map and answered with the error (see ResolveFailed).
+// A write whose journal write failed (disk full) is withdrawn from L1, the
+// pending map and the drain, and answered with the error (see ResolveFailed);
+// in every mode the drain takes only records the journal holds.
 //
 // Start and stop. Open() replays the WAL after its checkpoint into L1, the
 // pending map and the drain queue, then starts the drain. Stop() lets the
@@ -93,7 +98,7 @@ struct WriteBehindCounters {
 
 class WriteBehind {
  public:
-  enum class Ack : uint8_t { kAppended, kDurable, kConfirmed };
+  enum class Ack : uint8_t { kWritten, kDurable, kConfirmed };
   enum class Op : uint8_t { kSet, kDelete, kExpire };
 
   static StatusOr<std::unique_ptr<WriteBehind>> Open(WriteBehindOptions options);
@@ -117,6 +122,11 @@ class WriteBehind {
   Journaled Journal(const Write& w);
 
   Ack AckFor(bool through) const;
+  // wal.sync = interval / never: writes what this and other loops journaled
+  // to the journal file now, on the calling thread (Wal::WriteOut). False if
+  // the WAL writer thread was busy: it writes them and calls the wakers.
+  bool WriteOut();
+  bool appender_writes() const { return o_.wal.appender_writes && o_.wal.sync != WalSync::kAlways; }
   bool Satisfied(uint64_t seq, Ack ack) const;
   // The WAL could not make `seq` durable: the write is lost; call
   // ResolveFailed(key, seq) and answer with wal_error().

@@ -1,34 +1,25 @@
-// Wal: the appender side (Append, SetCheckpoint), the writer thread (group
-// commit, rotation, failures, checkpoint) and Open (replay). See wal.h for
-// the contract and docs/wal_format.md for the bytes.
+// Wal: the appender side (Append, SetCheckpoint, WriteOut) and the writer
+// thread (group commit, rotation, failures, checkpoint). Open's replay is in
+// wal_recover.cc. See wal.h for the contract and docs/wal_format.md for the
+// bytes.
 #include "wal/wal.h"
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
-#include <deque>
-#include <mutex>
-#include <thread>
 #include <utility>
 
 #include "common/clock.h"
 #include "common/log.h"
 #include "wal/wal_format.h"
+#include "wal/wal_impl.h"
 
 namespace strata {
 
 namespace fmt = wal_format;
+using wal_internal::Join;
+using wal_internal::WithContext;
 
-namespace {
-
-// The group buffer's cap: past it Append waits for the writer to take the
-// group (or fails with the last error while the WAL is failing). Big enough
-// that a healthy disk never fills it between two writer passes.
-constexpr size_t kGroupCap = 4u << 20;
-constexpr size_t kMaxFailedRanges = 1024;
-// Backlog accounting is kept per span of about max_bytes/256 bytes, so the
-// bookkeeping stays small and over-counts by at most one span.
-constexpr uint64_t kMarkSpans = 256;
+namespace wal_internal {
 
 std::string Join(const std::string& dir, const std::string& name) {
   if (!dir.empty() && dir.back() == '/') return dir + name;
@@ -39,221 +30,17 @@ Status WithContext(const Status& s, const std::string& what) {
   return Status(s.code(), s.message() + " (" + what + ")");
 }
 
+}  // namespace wal_internal
+
+namespace {
+
+// The group buffer's cap: past it Append waits for the writer to take the
+// group (or fails with the last error while the WAL is failing). Big enough
+// that a healthy disk never fills it between two writer passes.
+constexpr size_t kGroupCap = 4u << 20;
+constexpr size_t kMaxFailedRanges = 1024;
+
 }  // namespace
-
-class Wal::Impl {
- public:
-  Impl(Wal* wal, const WalOptions& options)
-      : wal_(wal),
-        opt_(options),
-        fs_(options.fs != nullptr ? options.fs : WalFileSystem::Posix()),
-        mark_step_(std::max<uint64_t>(1, options.max_bytes / kMarkSpans)) {}
-
-  Status Recover(const Wal::ReplayFn& replay);
-  void Start() { thread_ = std::thread([this] { Run(); }); }
-  void Stop();
-
-  Status Append(const WalRecord& record, uint64_t* seq);
-  void SetCheckpoint(uint64_t seq);
-  void Release(uint64_t seq);
-  Status Flush();
-  Status LastError() const {
-    std::lock_guard<std::mutex> lock(status_mu_);
-    return last_error_;
-  }
-  uint64_t LastSeq() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return next_seq_ - 1;
-  }
-  WalStats Stats() const;
-  void AddWaker(std::function<void()> wake) {
-    std::lock_guard<std::mutex> lock(wakers_mu_);
-    wakers_.push_back(std::move(wake));
-  }
-  Wal::SeqState StateOf(uint64_t seq) const;
-
- private:
-  struct Segment {
-    uint64_t first_seq;
-    uint64_t last_seq;  // of its last good record; first_seq - 1 if none
-    std::string path;
-  };
-  struct Mark {  // records up to last_seq end at byte end (cumulative)
-    uint64_t last_seq;
-    uint64_t start;
-    uint64_t end;
-  };
-
-  // Writer thread.
-  void Run();
-  void WriteGroup(uint64_t first, uint64_t last);
-  Status OpenSegment(uint64_t first_seq);
-  Status CloseSegmentForRotation();
-  Status SyncActive();
-  void TruncateActive(uint64_t size);
-  void AbandonActive();
-  void PersistCheckpoint(uint64_t cp);
-  void RecordError(const Status& s);
-  void AddFailedRange(uint64_t first, uint64_t last);
-  void CallWakers();
-  void AddMarkLocked(uint64_t seq);
-  void ReleaseLocked(uint64_t seq);
-
-  Wal* wal_;
-  const WalOptions opt_;
-  WalFileSystem* const fs_;
-  const uint64_t mark_step_;
-
-  // Appender side, guarded by mu_.
-  mutable std::mutex mu_;
-  std::condition_variable writer_cv_;  // the writer waits for work
-  std::condition_variable space_cv_;   // appenders wait for room in the group
-  std::condition_variable flush_cv_;
-  std::string pending_;                // the group being filled
-  uint64_t next_seq_ = 1;
-  bool writer_idle_ = false;
-  int space_waiters_ = 0;
-  bool stop_ = false;
-  uint64_t total_bytes_ = 0;           // encoded bytes of every record after the checkpoint
-  uint64_t checkpointed_bytes_ = 0;
-  std::deque<Mark> marks_;
-  uint64_t checkpoint_ = 0;            // requested
-  uint64_t checkpoint_attempted_ = 0;  // the writer has tried to persist this one
-  uint64_t flush_requested_ = 0;
-  uint64_t flush_done_ = 0;
-  uint64_t appended_records_ = 0;
-  uint64_t appended_bytes_ = 0;
-
-  // Writer-owned (Open fills them before the thread starts).
-  std::string writing_;
-  std::vector<Segment> segments_;  // oldest first; the open one (if any) is last
-  int fd_ = -1;
-  uint64_t size_ = 0;              // good bytes in the open segment
-  uint64_t synced_size_ = 0;       // bytes of the open segment covered by a sync
-  uint64_t synced_seq_ = 0;        // highest seq covered by a sync (or replayed)
-  bool unsynced_ = false;
-  int64_t last_sync_ns_ = 0;
-  uint64_t checkpoint_persisted_ = 0;
-  std::thread thread_;
-
-  // Failure bookkeeping, guarded by status_mu_ (taken after mu_, never before).
-  mutable std::mutex status_mu_;
-  Status last_error_;
-  std::deque<std::pair<uint64_t, uint64_t>> failed_ranges_;
-  std::atomic<bool> failing_{false};
-
-  std::mutex wakers_mu_;
-  std::vector<std::function<void()>> wakers_;
-
-  std::atomic<uint64_t> syncs_{0};
-  std::atomic<uint64_t> groups_{0};
-  std::atomic<uint64_t> write_errors_{0};
-  std::atomic<uint64_t> segment_count_{0};
-  std::atomic<uint64_t> sync_ns_total_{0};
-  std::atomic<uint64_t> sync_ns_max_{0};
-  uint64_t truncated_tails_ = 0;   // set by Open only
-  uint64_t replayed_records_ = 0;  // set by Open only
-};
-
-// ---------------------------------------------------------------- Open / replay
-
-Status Wal::Impl::Recover(const Wal::ReplayFn& replay) {
-  Status s = fs_->MakeDirs(opt_.dir);
-  if (!s.ok()) return s;
-  StatusOr<std::vector<std::string>> names = fs_->List(opt_.dir);
-  if (!names.ok()) return names.status();
-
-  uint64_t checkpoint = 0;
-  std::vector<std::pair<uint64_t, std::string>> found;
-  for (const std::string& name : *names) {
-    uint64_t first = 0;
-    if (fmt::ParseSegmentName(name, &first)) {
-      found.emplace_back(first, name);
-    } else if (name == fmt::kCheckpointName) {
-      StatusOr<std::string> data = fs_->ReadAll(Join(opt_.dir, name));
-      if (!data.ok()) return data.status();
-      if (!fmt::DecodeCheckpoint(*data, &checkpoint)) {
-        // Replaying from the start is safe (records apply in order), only slower.
-        LOG_WARN("wal: %s is damaged; replaying every segment", Join(opt_.dir, name).c_str());
-        checkpoint = 0;
-      }
-    }
-  }
-  std::sort(found.begin(), found.end());
-
-  uint64_t prev_seq = 0;  // the last valid record seen, for the ordering check
-  for (size_t i = 0; i < found.size(); ++i) {
-    const uint64_t first = found[i].first;
-    const std::string path = Join(opt_.dir, found[i].second);
-    // Its successor starts at or below checkpoint + 1: all of it is covered.
-    if (i + 1 < found.size() && found[i + 1].first <= checkpoint + 1) {
-      s = fs_->Remove(path);
-      if (!s.ok()) return s;
-      continue;
-    }
-    StatusOr<std::string> data = fs_->ReadAll(path);
-    if (!data.ok()) return data.status();
-    std::string_view bytes = *data;
-    std::string why = fmt::CheckSegmentHeader(bytes);
-    size_t good = 0;
-    uint64_t seg_last = first - 1;
-    if (why.empty()) {
-      size_t pos = fmt::kSegmentHeaderSize;
-      good = pos;
-      WalRecord rec;
-      while (true) {
-        fmt::DecodeResult r = fmt::DecodeRecord(bytes, &pos, &rec, &why);
-        if (r != fmt::DecodeResult::kOk) break;
-        if (rec.seq <= prev_seq || rec.seq < first) {
-          why = "sequence number " + std::to_string(rec.seq) + " out of order";
-          break;
-        }
-        prev_seq = seg_last = rec.seq;
-        if (rec.seq > checkpoint) {
-          replay(rec);
-          ++replayed_records_;
-          total_bytes_ += pos - good;
-          AddMarkLocked(rec.seq);
-        }
-        good = pos;
-      }
-    }
-    if (!why.empty()) {
-      ++truncated_tails_;
-      LOG_WARN("wal: %s: %s at offset %zu; truncating %zu bytes and going on", path.c_str(),
-               why.c_str(), good, bytes.size() - good);
-      StatusOr<int> h = fs_->OpenAppend(path);
-      if (!h.ok()) return h.status();
-      s = fs_->Truncate(*h, path, good);
-      if (s.ok()) s = fs_->Sync(*h);
-      Status c = fs_->Close(*h);
-      if (!s.ok()) return s;
-      if (!c.ok()) return c;
-    }
-    if (seg_last < first || seg_last <= checkpoint) {  // nothing left worth keeping
-      s = fs_->Remove(path);
-      if (!s.ok()) return s;
-      continue;
-    }
-    segments_.push_back({first, seg_last, path});
-  }
-  // A leftover from an interrupted WriteFileAtomic.
-  (void)fs_->Remove(Join(opt_.dir, std::string(fmt::kCheckpointName) + ".tmp"));
-
-  next_seq_ = std::max(checkpoint, prev_seq) + 1;
-  checkpoint_ = checkpoint_attempted_ = checkpoint_persisted_ = checkpoint;
-  synced_seq_ = next_seq_ - 1;
-  segment_count_ = segments_.size();
-  last_sync_ns_ = MonotonicNs();
-  wal_->durable_seq_.store(next_seq_ - 1, std::memory_order_release);
-  if (replayed_records_ > 0 || truncated_tails_ > 0) {
-    LOG_INFO("wal: %s: replayed %llu records after checkpoint %llu (%llu truncated tails)",
-             opt_.dir.c_str(), static_cast<unsigned long long>(replayed_records_),
-             static_cast<unsigned long long>(checkpoint),
-             static_cast<unsigned long long>(truncated_tails_));
-  }
-  return Status::Ok();
-}
 
 // ---------------------------------------------------------------- appender side
 
@@ -291,13 +78,16 @@ Status Wal::Impl::Append(const WalRecord& record, uint64_t* seq) {
   }
   const uint64_t s = next_seq_++;
   const size_t offset = pending_.size();
+  if (offset == 0 && appender_writes_) pending_since_ns_ = MonotonicNs();
   pending_.resize(offset + size);
   fmt::EncodeRecordNoCrc(pending_.data() + offset, s, record);
   total_bytes_ += size;
   AddMarkLocked(s);
   ++appended_records_;
   appended_bytes_ += size;
-  const bool wake = writer_idle_;
+  // With appender_writes the caller writes the group (WriteOut); the writer
+  // only needs to know when it sleeps without a deadline (its safety net).
+  const bool wake = appender_writes_ ? writer_untimed_ : writer_idle_;
   lock.unlock();
   if (wake) writer_cv_.notify_one();
   *seq = s;
@@ -375,48 +165,101 @@ WalStats Wal::Impl::Stats() const {
 
 // ---------------------------------------------------------------- writer thread
 
+uint64_t Wal::Impl::TakeGroupLocked() {
+  writing_.swap(pending_);
+  if (space_waiters_ > 0) space_cv_.notify_all();
+  return next_seq_ - 1;
+}
+
+bool Wal::Impl::WriteOut() {
+  if (!appender_writes_) return false;
+  std::unique_lock<std::mutex> file_lock(file_mu_, std::try_to_lock);
+  std::unique_lock<std::mutex> lock(mu_);
+  if (pending_.empty()) {
+    // Nothing appended is unwritten, unless the writer thread holds a group
+    // it is about to write (then durable_seq() is not there yet).
+    return file_lock.owns_lock() || wal_->durable_seq() >= next_seq_ - 1;
+  }
+  if (!file_lock.owns_lock() || stop_) {
+    write_requested_ = true;
+    const bool wake = writer_idle_;
+    lock.unlock();
+    if (wake) writer_cv_.notify_one();
+    return false;
+  }
+  const uint64_t last = TakeGroupLocked();
+  lock.unlock();
+  WriteGroup(fmt::RecordSeqAt(writing_.data()), last, /*call_wakers=*/false);
+  writing_.clear();
+  if (writing_.capacity() > 4 * kGroupCap) std::string().swap(writing_);
+  file_lock.unlock();
+  // The writer schedules the interval sync; it needs telling only if it
+  // sleeps without a deadline.
+  lock.lock();
+  const bool wake = writer_untimed_;
+  lock.unlock();
+  if (wake) writer_cv_.notify_one();
+  return true;
+}
+
 void Wal::Impl::Run() {
+  // A group that WriteOut's callers leave unwritten for sync_interval (at
+  // least 1 ms) is written here: an appender that never calls WriteOut, or
+  // one that stalled. While the writer sleeps towards a deadline (the next
+  // interval sync) Append does not wake it, so the group waits for that
+  // deadline at most; only a writer asleep without one is woken.
+  const int64_t grace_ns = std::max<int64_t>(1, opt_.sync_interval_ms) * 1'000'000;
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
-    bool sync_due = false;
     while (true) {
-      if (!pending_.empty() || stop_ || flush_requested_ != flush_done_ ||
-          checkpoint_ != checkpoint_attempted_) {
+      if (stop_ || flush_requested_ != flush_done_ || checkpoint_ != checkpoint_attempted_ ||
+          write_requested_) {
         break;
       }
+      int64_t deadline_ns = INT64_MAX;
+      if (!pending_.empty()) {
+        if (!appender_writes_) break;
+        deadline_ns = pending_since_ns_ + grace_ns;
+      }
+      if (opt_.sync == WalSync::kInterval && unsynced_.load()) {
+        deadline_ns = std::min(deadline_ns, last_sync_ns_.load() + opt_.sync_interval_ms * 1'000'000);
+      }
       writer_idle_ = true;
-      if (opt_.sync == WalSync::kInterval && unsynced_) {
-        const int64_t due_ns = last_sync_ns_ + opt_.sync_interval_ms * 1'000'000;
-        const int64_t wait_ns = due_ns - MonotonicNs();
-        if (wait_ns <= 0) {
+      if (deadline_ns == INT64_MAX) {
+        writer_untimed_ = true;
+        writer_cv_.wait(lock);
+        writer_untimed_ = false;
+      } else {
+        const int64_t wait_ns = deadline_ns - MonotonicNs();
+        if (wait_ns <= 0) {  // the interval sync is due, or a group waited too long
           writer_idle_ = false;
-          sync_due = true;
           break;
         }
         writer_cv_.wait_for(lock, std::chrono::nanoseconds(wait_ns));
-      } else {
-        writer_cv_.wait(lock);
       }
       writer_idle_ = false;
     }
+    // The file side first (lock order), then the group.
+    lock.unlock();
+    std::unique_lock<std::mutex> file_lock(file_mu_);
+    lock.lock();
+    write_requested_ = false;
     const bool stopping = stop_;
     const uint64_t flush_target = flush_requested_;
     const uint64_t checkpoint = checkpoint_;
-    const uint64_t last = next_seq_ - 1;
-    writing_.swap(pending_);
-    if (space_waiters_ > 0) space_cv_.notify_all();
+    const uint64_t last = TakeGroupLocked();
     lock.unlock();
 
     if (!writing_.empty()) {
       const uint64_t first = fmt::RecordSeqAt(writing_.data());
-      WriteGroup(first, last);
+      WriteGroup(first, last, /*call_wakers=*/true);
       writing_.clear();
       if (writing_.capacity() > 4 * kGroupCap) std::string().swap(writing_);
     }
-    if (fd_ >= 0 && unsynced_) {
+    if (fd_ >= 0 && unsynced_.load()) {
       const bool interval_due =
           opt_.sync == WalSync::kInterval &&
-          (sync_due || MonotonicNs() - last_sync_ns_ >= opt_.sync_interval_ms * 1'000'000);
+          MonotonicNs() - last_sync_ns_.load() >= opt_.sync_interval_ms * 1'000'000;
       const bool final_sync = stopping && opt_.sync != WalSync::kNever;
       if (interval_due || final_sync || flush_target != flush_done_) {
         Status s = SyncActive();
@@ -430,6 +273,7 @@ void Wal::Impl::Run() {
       }
     }
     if (checkpoint > checkpoint_persisted_) PersistCheckpoint(checkpoint);
+    file_lock.unlock();
 
     lock.lock();
     checkpoint_attempted_ = checkpoint;
@@ -440,6 +284,7 @@ void Wal::Impl::Run() {
     if (stopping && pending_.empty()) break;
   }
   lock.unlock();
+  std::lock_guard<std::mutex> file_lock(file_mu_);
   if (fd_ >= 0) {
     Status s = fs_->Close(fd_);
     if (!s.ok()) RecordError(s);
@@ -447,7 +292,7 @@ void Wal::Impl::Run() {
   }
 }
 
-void Wal::Impl::WriteGroup(uint64_t first, uint64_t last) {
+void Wal::Impl::WriteGroup(uint64_t first, uint64_t last, bool call_wakers) {
   char* const buf = writing_.data();
   const size_t n = writing_.size();
   for (size_t pos = 0; pos < n; pos += fmt::RecordSizeAt(buf + pos)) fmt::FillCrc(buf + pos);
@@ -516,7 +361,7 @@ void Wal::Impl::WriteGroup(uint64_t first, uint64_t last) {
     LOG_INFO("wal: writes succeed again (through seq %llu)",
              static_cast<unsigned long long>(last));
   }
-  CallWakers();
+  if (call_wakers) CallWakers();
 }
 
 Status Wal::Impl::OpenSegment(uint64_t first_seq) {
@@ -682,5 +527,6 @@ WalStats Wal::stats() const { return impl_->Stats(); }
 void Wal::AddWaker(std::function<void()> wake) { impl_->AddWaker(std::move(wake)); }
 Wal::SeqState Wal::StateOf(uint64_t seq) const { return impl_->StateOf(seq); }
 Status Wal::Flush() { return impl_->Flush(); }
+bool Wal::WriteOut() { return impl_->WriteOut(); }
 
 }  // namespace strata

@@ -100,6 +100,12 @@ struct WalOptions {
   uint64_t segment_bytes = 64ull << 20;
   uint64_t max_bytes = 1ull << 30;  // appended and not checkpointed
   WalFileSystem* fs = nullptr;      // nullptr = POSIX
+  // kInterval / kNever: appenders call WriteOut() once per batch of appends
+  // (e.g. at the end of an event-loop iteration) to write them on their own
+  // thread, so the writer thread is not woken per group; it only syncs on
+  // schedule, persists checkpoints, and writes what nobody wrote within
+  // sync_interval_ms. Ignored with kAlways (the writer thread fsyncs).
+  bool appender_writes = false;
 };
 
 struct WalStats {
@@ -167,6 +173,15 @@ class Wal {
   // nothing failed meanwhile, else last_error() (older failures: StateOf).
   // For tests, tools and shutdown; never call it from a waker.
   Status Flush();
+
+  // With appender_writes (kInterval / kNever): writes every record appended
+  // so far to the file on the calling thread, one write() for all of them,
+  // unless another thread is writing the file right now. Returns true if
+  // every record appended before the call is written (or failed: StateOf
+  // says which) when it returns; false if the writer thread was busy (it
+  // syncs or persists a checkpoint) and has been asked to write them: the
+  // wakers are called when it has. Never blocks on an fsync. Any thread.
+  bool WriteOut();
 
  private:
   class Impl;

@@ -129,8 +129,8 @@ class CrashTestCase(h.StrataTestCase):
         r.start()
         return r
 
-    def args(self, redis=None, l3=True, extra=()):
-        a = ["--wal.sync=always",
+    def args(self, redis=None, l3=True, extra=(), sync="always"):
+        a = ["--wal.sync=%s" % sync,
              "--l3.enabled=%s" % ("true" if l3 else "false"),
              "--l3.path=%s" % self.l3_path, "--wal.path=%s" % self.wal_path]
         if redis is not None:
@@ -177,11 +177,11 @@ class CrashTestCase(h.StrataTestCase):
 class KillTest(CrashTestCase):
     CYCLES = 10
 
-    def run_cycles(self, r, rc):
+    def run_cycles(self, r, rc, sync="always", cycles=CYCLES):
         acked = {}
         replayed_total = 0
-        srv = self.start_server(self.args(r), check_exit=False)
-        for cycle in range(self.CYCLES):
+        srv = self.start_server(self.args(r, sync=sync), check_exit=False)
+        for cycle in range(cycles):
             writers = [Writer(srv.socket_path, b"c%d-w%d" % (cycle, i), window=w)
                        for i, w in enumerate((1, 8, 32))]
             for w in writers:
@@ -198,13 +198,13 @@ class KillTest(CrashTestCase):
             self.assertTrue(sum(len(w.acked) for w in writers) > 0,
                             "cycle %d: nothing acknowledged in %.0f ms\n%s"
                             % (cycle, when * 1000, srv.stderr_text()))
-            srv = self.start_server(self.args(r), check_exit=False)
+            srv = self.start_server(self.args(r, sync=sync), check_exit=False)
             c = self.client(srv)
             replayed_total += c.stats()["wal_replayed_records"]
             self.check_readable(c, acked, "cycle %d after restart" % cycle)
         c = self.client(srv)
         self.wait_drained(c)
-        self.check_redis(rc, acked, "after %d kills" % self.CYCLES)
+        self.check_redis(rc, acked, "after %d kills" % cycles)
         self.check_readable(c, acked, "at the end")
         rcode, killed = srv.stop()
         self.assertEqual((rcode, killed), (0, False), srv.stderr_text())
@@ -218,6 +218,16 @@ class KillTest(CrashTestCase):
         acked, replayed = self.run_cycles(r, rc)
         sys.stderr.write("\n  [sigkill] %d acknowledged writes over %d kills, %d replayed, %.1fs\n"
                          % (len(acked), self.CYCLES, replayed, time.monotonic() - t0))
+
+    def test_sigkill_cycles_interval(self):
+        # wal.sync=interval acknowledges once the record is in the journal
+        # file (no fsync): a process crash must still lose nothing acked.
+        r = self.start_redis()
+        rc = r.client()
+        self.addCleanup(rc.close)
+        acked, replayed = self.run_cycles(r, rc, sync="interval", cycles=5)
+        sys.stderr.write("\n  [sigkill interval] %d acknowledged writes over 5 kills, %d replayed\n"
+                         % (len(acked), replayed))
 
     def test_sigkill_with_redis_stopped(self):
         r = self.start_redis(extra=["--appendonly", "yes", "--appendfsync", "always"])

@@ -252,5 +252,54 @@ TEST_CASE("wal: kAlways acknowledges only after fdatasync; kInterval/kNever afte
   }
 }
 
+TEST_CASE("wal: appender_writes: WriteOut writes on the caller's thread; a busy writer "
+          "takes over; a group nobody writes is written anyway", "[wal]") {
+  wal_test::FaultFs fs;
+  WalOptions o;
+  o.dir = "/w";
+  o.fs = &fs;
+  o.sync = WalSync::kInterval;
+  o.sync_interval_ms = 200;  // also how long a group nobody writes may wait
+  o.appender_writes = true;
+  std::vector<Rec> replayed;
+  auto wal = OpenOrDie(o, &replayed);
+  std::atomic<int> wakes{0};
+  wal->AddWaker([&] { wakes.fetch_add(1); });
+
+  // The caller writes: everything appended is written when WriteOut returns.
+  for (int i = 0; i < 10; ++i) AppendOrDie(wal.get(), MakeRec(static_cast<uint64_t>(i)));
+  const uint64_t syncs_before = fs.syncs();
+  REQUIRE(wal->WriteOut());
+  CHECK(wal->durable_seq() == 10);
+  CHECK(wal->StateOf(10) == Wal::SeqState::kDurable);
+  CHECK(fs.syncs() == syncs_before);  // written, not synced
+  CHECK(wal->WriteOut());              // nothing left: still true
+
+  // The writer thread holds the file (a slow fsync): WriteOut hands over,
+  // and the writer writes the group afterwards and calls the wakers.
+  fs.SetSyncDelay(std::chrono::milliseconds(300));
+  std::thread flusher([&] { CHECK(wal->Flush().ok()); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  Rec r = AppendOrDie(wal.get(), MakeRec(100));
+  const int wakes_before = wakes.load();
+  CHECK_FALSE(wal->WriteOut());
+  CHECK(wal->durable_seq() < r.seq);
+  REQUIRE(wal_test::WaitFor([&] { return wal->durable_seq() == r.seq; }));
+  CHECK(wakes.load() > wakes_before);
+  flusher.join();
+  fs.SetSyncDelay(std::chrono::milliseconds(0));
+
+  // Nobody calls WriteOut: the writer writes it within sync_interval.
+  Rec late = AppendOrDie(wal.get(), MakeRec(101));
+  INFO("durable " << wal->durable_seq() << " late " << late.seq);
+  REQUIRE(wal_test::WaitFor([&] { return wal->durable_seq() == late.seq; }));
+
+  wal.reset();
+  replayed.clear();
+  wal = OpenOrDie(o, &replayed);
+  REQUIRE(replayed.size() == 12);
+  CHECK(replayed.back() == late);
+}
+
 }  // namespace
 }  // namespace strata
