@@ -202,7 +202,9 @@ class L3Store::Impl {
   }
 
   Status Commit(rocksdb::WriteBatch* batch, std::string_view what) {
-    rocksdb::Status s = db->Write(wo, batch);
+    rocksdb::WriteOptions o = wo;
+    o.memtable_insert_hint_per_batch = batch->Count() > 1;
+    rocksdb::Status s = db->Write(o, batch);
     return s.ok() ? Status::Ok() : FromRocks(s, what);
   }
 };
@@ -317,8 +319,17 @@ Status L3Store::Write(const std::vector<L3Write>& batch) {
   });
   std::unordered_map<std::string_view, L3Value> overlay;
   int64_t now = impl_->clock->NowMs();
+  // In key order (stable: writes of one key keep theirs), so that with
+  // memtable_insert_hint_per_batch each memtable insert starts its skip-list
+  // search where the previous one ended: a batch of random keys cost 2x
+  // more CPU in FindSpliceForLevel than the same batch sorted.
+  std::vector<uint32_t> order(batch.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&batch](uint32_t a, uint32_t b) { return batch[a].key < batch[b].key; });
   rocksdb::WriteBatch wb;
-  for (const L3Write& w : batch) {
+  for (uint32_t i : order) {
+    const L3Write& w = batch[i];
     rocksdb::Status s;
     switch (w.kind) {
       case L3Write::Kind::kPut: {
