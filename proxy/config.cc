@@ -98,6 +98,8 @@ const std::vector<Option>& Options() {
                "first circuit-breaker cool-down before a probe"),
       Duration("l2.breaker_max_open", kL2, &L2::breaker_max_open_ms,
                "cool-down cap after repeated failed probes"),
+      Bool("l2.required", kL2, &L2::required,
+           "readiness (/readyz) needs every Redis connection of every loop up"),
       Bool("l2.read_from_replicas", kL2, &L2::read_from_replicas,
            "cluster: gets and ttls may go to replicas"),
       Duration("l2.topology_refresh", kL2, &L2::topology_refresh_ms,
@@ -134,6 +136,8 @@ const std::vector<Option>& Options() {
                "stays journaled)"),
       Text("admin.listen", kAdmin, &AdminConfig::listen, "HOST:PORT",
            "admin HTTP address (/healthz, /readyz, /metrics, /stats); empty = off"),
+      Bool("admin.tier_metrics", kAdmin, &AdminConfig::tier_metrics,
+           "count each tier's lookups and time them (strata_tier_* metrics)"),
       Enum("log.level", kLog, &LogConfig::level, {"debug", "info", "warn", "error", "off"},
            "least severe log level written"),
   };

@@ -69,6 +69,7 @@ struct L2Config {
   uint32_t max_redirects = 5;           // MOVED/ASK hops for one request, 1..100
   uint32_t max_retries = 5;             // TRYAGAIN/CLUSTERDOWN/LOADING retries, 0..100
   int64_t retry_base_ms = 10;           // first retry delay; doubles per retry
+  bool required = false;                // /readyz: 503 unless every connection is up
 };
 
 struct L3Config {
@@ -93,6 +94,7 @@ struct WalConfig {
 
 struct AdminConfig {
   std::string listen = "127.0.0.1:9100";  // empty = off
+  bool tier_metrics = true;  // per-tier lookup counts and latency histograms
 };
 
 struct LogConfig {

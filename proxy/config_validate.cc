@@ -49,7 +49,7 @@ bool IsHostPort(std::string_view address) {
   if (colon == std::string_view::npos || colon == 0) return false;
   RawValue port = RawValue::Text(address.substr(colon + 1));
   StatusOr<uint64_t> n = ReadWholeNumber(port);
-  return n.ok() && *n >= 1 && *n <= 65535;
+  return n.ok() && *n <= 65535;  // 0: any free port (the log says which)
 }
 
 void ValidateServer(const ServerConfig& s, Problems* p) {
@@ -181,7 +181,8 @@ void ValidateOthers(const Config& c, Problems* p) {
     p->Add("wal.sync must be one of always, interval, never, not " + Quote(c.wal.sync));
   }
   if (!c.admin.listen.empty() && !IsHostPort(c.admin.listen)) {
-    p->Add("admin.listen must be HOST:PORT or empty (off), not " + Quote(c.admin.listen));
+    p->Add("admin.listen must be HOST:PORT (port 0..65535; 0 = any free one) or empty (off), not " +
+           Quote(c.admin.listen));
   }
   if (!IsOneOf(c.log.level, {"debug", "info", "warn", "error", "off"})) {
     p->Add("log.level must be one of debug, info, warn, error, off, not " + Quote(c.log.level));

@@ -45,8 +45,18 @@ Dispatcher::Dispatcher(Chain* chain, const RequestLimits& limits, StatsProvider 
       stats_(std::move(stats)),
       clock_(clock != nullptr ? clock : SystemClock::Default()) {}
 
+std::string_view MethodName(Method m) {
+  static constexpr std::string_view kNames[kMethodCount] = {
+      "get", "set", "mget", "mset", "del", "ttl", "expire", "exists", "ping", "stats", "other"};
+  return kNames[size_t(m)];
+}
+
 void Dispatcher::Fail(uint32_t msgid, const Status& status, ResponseSink* sink) {
-  if (sink->counters != nullptr) sink->counters->Bump(sink->counters->errors);
+  Fail(msgid, status, sink, sink->counters != nullptr ? sink->counters->current : Method::kOther);
+}
+
+void Dispatcher::Fail(uint32_t msgid, const Status& status, ResponseSink* sink, Method method) {
+  if (sink->counters != nullptr) sink->counters->CountError(method, status.code());
   RpcWriter(sink->output()).Error(msgid, status);
 }
 
@@ -121,6 +131,8 @@ Status ReadOptions(MsgpackCursor& p, bool allow_conditions, int64_t now_ms, SetO
 
 void Dispatcher::HandleInvalid(uint32_t msgid, const Status& status, ResponseSink* sink) {
   counters_.Bump(counters_.requests);
+  counters_.Bump(counters_.method_requests[size_t(Method::kOther)]);
+  counters_.current = Method::kOther;
   sink->counters = &counters_;
   Fail(msgid, status, sink);
 }
@@ -130,17 +142,33 @@ void Dispatcher::Handle(const RpcRequest& request, ResponseSink* sink) {
   sink->counters = &counters_;
   Call c{request.msgid, request.param_count, request.params, sink};
   std::string_view m = request.method;
-  if (m == "get") Get(c);
-  else if (m == "set") Set(c);
-  else if (m == "mget") MGet(c);
-  else if (m == "mset") MSet(c);
-  else if (m == "del") Del(c);
-  else if (m == "ttl") Ttl(c);
-  else if (m == "expire") Expire(c);
-  else if (m == "exists") Exists(c);
-  else if (m == "ping") Ping(c);
-  else if (m == "stats") Stats(c);
-  else Fail(c.msgid, Status::UnknownMethod("unknown method \"" + std::string(m) + "\""), sink);
+  Method which = m == "get"      ? Method::kGet
+                 : m == "set"    ? Method::kSet
+                 : m == "mget"   ? Method::kMGet
+                 : m == "mset"   ? Method::kMSet
+                 : m == "del"    ? Method::kDel
+                 : m == "ttl"    ? Method::kTtl
+                 : m == "expire" ? Method::kExpire
+                 : m == "exists" ? Method::kExists
+                 : m == "ping"   ? Method::kPing
+                 : m == "stats"  ? Method::kStats
+                                 : Method::kOther;
+  counters_.Bump(counters_.method_requests[size_t(which)]);
+  counters_.current = which;
+  switch (which) {
+    case Method::kGet: return Get(c);
+    case Method::kSet: return Set(c);
+    case Method::kMGet: return MGet(c);
+    case Method::kMSet: return MSet(c);
+    case Method::kDel: return Del(c);
+    case Method::kTtl: return Ttl(c);
+    case Method::kExpire: return Expire(c);
+    case Method::kExists: return Exists(c);
+    case Method::kPing: return Ping(c);
+    case Method::kStats: return Stats(c);
+    case Method::kOther: break;
+  }
+  Fail(c.msgid, Status::UnknownMethod("unknown method \"" + std::string(m) + "\""), sink);
 }
 
 void Dispatcher::Ping(Call& c) {
@@ -157,7 +185,7 @@ void Dispatcher::Get(Call& c) {
   sink->Hold();
   policies_->Match(key).chain->Get(key, [sink, msgid](const GetResult& r) {
     if (sink->alive()) {
-      if (!r.status.ok()) Fail(msgid, r.status, sink);
+      if (!r.status.ok()) Fail(msgid, r.status, sink, Method::kGet);
       else if (r.found) RpcWriter(sink->output()).Bin(msgid, r.value);
       else RpcWriter(sink->output()).Nil(msgid);
     }
@@ -185,7 +213,7 @@ void Dispatcher::Set(Call& c) {
   SetKey(policy, key, value, opts.write, policy.ModeFor(opts.mode),
          [sink, msgid](const WriteResult& r) {
            if (sink->alive()) {
-             if (!r.status.ok()) Fail(msgid, r.status, sink);
+             if (!r.status.ok()) Fail(msgid, r.status, sink, Method::kSet);
              else RpcWriter(sink->output()).Bool(msgid, r.applied);
            }
            sink->Release();
@@ -250,6 +278,7 @@ Status ReadKeys(MsgpackCursor& p, uint32_t n, const RequestLimits& limits,
 struct Gather {
   ResponseSink* sink;
   uint32_t msgid;
+  Method method;
   size_t pending;
   Status first_error;
   std::vector<std::optional<std::string>> values;  // mget
@@ -263,7 +292,7 @@ struct Gather {
     if (--pending > 0) return;
     if (sink->alive()) {
       if (!first_error.ok()) {
-        Dispatcher::Fail(msgid, first_error, sink);
+        Dispatcher::Fail(msgid, first_error, sink, method);
       } else {
         RpcWriter w(sink->output());
         write(w);
@@ -280,7 +309,8 @@ void Dispatcher::Del(Call& c) {
   if (Status s = ReadKeys(c.p, c.n, limits_, &keys, "del"); !s.ok()) {
     return Fail(c.msgid, s, c.sink);
   }
-  auto g = std::make_shared<Gather>(Gather{c.sink, c.msgid, keys.size(), {}, {}, 0});
+  auto g = std::make_shared<Gather>(
+      Gather{c.sink, c.msgid, Method::kDel, keys.size(), {}, {}, 0});
   c.sink->Hold();
   for (std::string_view k : keys) {
     DeleteKey(policies_->Match(k), k, [g](const WriteResult& r) {
@@ -294,7 +324,8 @@ void Dispatcher::Exists(Call& c) {
   if (Status s = ReadKeys(c.p, c.n, limits_, &keys, "exists"); !s.ok()) {
     return Fail(c.msgid, s, c.sink);
   }
-  auto g = std::make_shared<Gather>(Gather{c.sink, c.msgid, keys.size(), {}, {}, 0});
+  auto g = std::make_shared<Gather>(
+      Gather{c.sink, c.msgid, Method::kExists, keys.size(), {}, {}, 0});
   c.sink->Hold();
   for (std::string_view k : keys) {
     policies_->Match(k).chain->Ttl(k, [g](const TtlResult& r) {
@@ -313,7 +344,8 @@ void Dispatcher::MGet(Call& c) {
   if (Status s = ReadKeys(c.p, n, limits_, &keys, "mget"); !s.ok()) {
     return Fail(c.msgid, s, c.sink);
   }
-  auto g = std::make_shared<Gather>(Gather{c.sink, c.msgid, keys.size(), {}, {}, 0});
+  auto g = std::make_shared<Gather>(
+      Gather{c.sink, c.msgid, Method::kMGet, keys.size(), {}, {}, 0});
   g->values.resize(keys.size());
   c.sink->Hold();
   for (size_t i = 0; i < keys.size(); ++i) {
@@ -352,7 +384,8 @@ void Dispatcher::MSet(Call& c) {
       return Fail(c.msgid, s, c.sink);
     }
   }
-  auto g = std::make_shared<Gather>(Gather{c.sink, c.msgid, n / 2, {}, {}, 0});
+  auto g = std::make_shared<Gather>(
+      Gather{c.sink, c.msgid, Method::kMSet, n / 2, {}, {}, 0});
   c.sink->Hold();
   int64_t now = clock_->NowMs();
   for (uint32_t i = 0; i < n; i += 2) {
@@ -374,7 +407,7 @@ void Dispatcher::Ttl(Call& c) {
   sink->Hold();
   policies_->Match(key).chain->Ttl(key, [sink, msgid](const TtlResult& r) {
     if (sink->alive()) {
-      if (!r.status.ok()) Fail(msgid, r.status, sink);
+      if (!r.status.ok()) Fail(msgid, r.status, sink, Method::kTtl);
       else RpcWriter(sink->output()).Int(msgid, r.ttl_ms);
     }
     sink->Release();
@@ -403,7 +436,7 @@ void Dispatcher::Expire(Call& c) {
   sink->Hold();
   ExpireKey(policy, key, expire_at, [sink, msgid](const WriteResult& r) {
     if (sink->alive()) {
-      if (!r.status.ok()) Fail(msgid, r.status, sink);
+      if (!r.status.ok()) Fail(msgid, r.status, sink, Method::kExpire);
       else RpcWriter(sink->output()).Bool(msgid, r.applied);
     }
     sink->Release();

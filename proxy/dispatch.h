@@ -10,6 +10,7 @@
 // Thread affinity: one Dispatcher per loop thread; it is called only there.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -26,11 +27,30 @@ namespace strata {
 
 // Counters a loop thread keeps for itself; summed by `stats`. Written by one
 // thread, read by any (relaxed atomics, no read-modify-write).
+// The methods of PROTOCOL.md, for counting; kOther: unknown or unparsable.
+enum class Method : uint8_t {
+  kGet, kSet, kMGet, kMSet, kDel, kTtl, kExpire, kExists, kPing, kStats, kOther,
+};
+inline constexpr size_t kMethodCount = size_t(Method::kOther) + 1;
+std::string_view MethodName(Method m);
+inline constexpr size_t kCodeCount = size_t(Code::kInternal) + 1;
+
 struct DispatchCounters {
   std::atomic<uint64_t> requests{0};
   std::atomic<uint64_t> errors{0};
+  std::array<std::atomic<uint64_t>, kMethodCount> method_requests{};
+  std::array<std::atomic<uint64_t>, kMethodCount> method_errors{};
+  std::array<std::atomic<uint64_t>, kCodeCount> code_errors{};  // by Code
+  // Loop thread only: the request being dispatched (errors answered while
+  // it is are counted under it).
+  Method current = Method::kOther;
   void Bump(std::atomic<uint64_t>& c) { c.store(c.load(std::memory_order_relaxed) + 1,
                                                 std::memory_order_relaxed); }
+  void CountError(Method m, Code code) {
+    Bump(errors);
+    Bump(method_errors[size_t(m)]);
+    Bump(code_errors[size_t(code) < kCodeCount ? size_t(code) : size_t(Code::kInternal)]);
+  }
 };
 
 class ResponseSink {
@@ -76,6 +96,9 @@ class Dispatcher {
   // and counts it. Static so that completion callbacks capture only
   // (sink, msgid), which fits std::function's inline storage: no allocation.
   static void Fail(uint32_t msgid, const Status& status, ResponseSink* sink);
+  // The same from a completion callback, which runs after other requests may
+  // have been dispatched: the method is named, not taken from `current`.
+  static void Fail(uint32_t msgid, const Status& status, ResponseSink* sink, Method method);
   void Attach(ResponseSink* sink) { sink->counters = &counters_; }
 
   const DispatchCounters& counters() const { return counters_; }

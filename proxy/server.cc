@@ -9,6 +9,8 @@
 #include <thread>
 
 #include "common/log.h"
+#include "proxy/admin_routes.h"
+#include "proxy/admin_server.h"
 #include "proxy/listener.h"
 #include "proxy/rpc_writer.h"
 #include "proxy/worker.h"
@@ -35,6 +37,8 @@ Server::Server(const Config& config) : config_(config) {
 }
 
 Server::~Server() {
+  if (admin_) admin_->Stop();
+  admin_.reset();
   for (auto& w : workers_) {
     w->Stop();
     w->Join();
@@ -82,10 +86,52 @@ Status Server::Start() {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);
 
+  listening_ = true;
   LOG_INFO("strata listening on %s (mode %04o, %u worker threads, l1.max_bytes %llu)",
            config_.server.socket.c_str(), config_.server.socket_mode, n,
            static_cast<unsigned long long>(config_.l1.max_bytes));
+  return StartAdmin();
+}
+
+Status Server::StartAdmin() {
+  if (config_.admin.listen.empty()) return Status::Ok();
+  AdminHooks hooks;
+  hooks.metrics_text = [this] { return RenderPrometheus(Metrics()); };
+  hooks.stats_json = [this] { return RenderJson(Stats()); };
+  hooks.ready = [this](std::string* reason) { return Ready(reason); };
+  AdminServerOptions o;
+  o.listen = config_.admin.listen;
+  auto admin = AdminServer::Start(
+      o, [hooks = std::move(hooks)](const HttpRequest& r) { return HandleAdminRequest(hooks, r); });
+  if (!admin.ok()) return admin.status();
+  admin_ = std::move(admin).value();
+  LOG_INFO("admin HTTP on %s (port %d): /healthz /readyz /metrics /stats",
+           config_.admin.listen.c_str(), admin_->port());
   return Status::Ok();
+}
+
+int Server::admin_port() const { return admin_ ? admin_->port() : 0; }
+
+bool Server::Ready(std::string* reason_json) const {
+  auto fail = [reason_json](const std::string& why) {
+    if (reason_json != nullptr) *reason_json = "{\"ready\":false,\"reason\":" + why + "}";
+    return false;
+  };
+  if (shutting_down_) return fail("\"draining: shutting down after a signal\"");
+  if (!listening_) return fail("\"the socket is not listening yet\"");
+  if (config_.l2.mode != "off" && config_.l2.required) {
+    uint64_t nodes = 0, up = 0;
+    for (const auto& w : workers_) {
+      nodes += w->l2_counters().nodes.load(std::memory_order_relaxed);
+      up += w->l2_counters().nodes_connected.load(std::memory_order_relaxed);
+    }
+    if (nodes == 0 || up < nodes) {
+      return fail("\"l2 is required (l2.required) and " + std::to_string(up) + " of " +
+                  std::to_string(nodes) + " Redis connections are up\"");
+    }
+  }
+  if (reason_json != nullptr) *reason_json = "{\"ready\":true}";
+  return true;
 }
 
 Status Server::OpenLowerTiers() {
@@ -232,6 +278,9 @@ void Server::OnShutdownCheck(uv_timer_t* t) {
 void Server::Finish() {
   if (finished_) return;
   finished_ = true;
+  // Its handler reads the workers: stop it first.
+  if (admin_) admin_->Stop();
+  admin_.reset();
   for (auto& w : workers_) w->Stop();
   for (auto& w : workers_) w->Join();
   workers_.clear();
@@ -258,101 +307,6 @@ void Server::Finish() {
     unlink(config_.server.socket.c_str());
   }
   LOG_INFO("stopped");
-}
-
-std::vector<std::pair<std::string, double>> Server::Stats() const {
-  uint64_t requests = 0, errors = 0;
-  for (const auto& w : workers_) {
-    requests += w->counters().requests.load(std::memory_order_relaxed);
-    errors += w->counters().errors.load(std::memory_order_relaxed);
-  }
-  L1Stats l1 = l1_->GetStats();
-  int64_t now = SystemClock::Default()->NowMs();
-  std::vector<std::pair<std::string, double>> out = {
-      {"uptime_s", double((now - shared_.start_ms) / 1000)},
-      {"connections", double(shared_.connections.load())},
-      {"connections_total", double(shared_.connections_total.load())},
-      {"connections_rejected", double(shared_.connections_rejected.load())},
-      {"connections_idle_closed", double(shared_.idle_closed.load())},
-      {"protocol_errors", double(shared_.protocol_errors.load())},
-      {"input_paused", double(shared_.input_paused.load())},
-      {"output_paused", double(shared_.output_paused.load())},
-      {"requests_total", double(requests)},
-      {"errors_total", double(errors)},
-      {"l1_items", double(l1.items)},
-      {"l1_bytes", double(l1.bytes)},
-      {"l1_max_bytes", double(l1.max_bytes)},
-      {"l1_hits", double(l1.hits)},
-      {"l1_misses", double(l1.misses)},
-      {"l1_evictions", double(l1.evictions)},
-      {"l1_expired", double(l1.expired)},
-      {"l1_negative_hits", double(l1.negative_hits)},
-  };
-  if (write_behind_) {
-    const WriteBehindCounters& c = write_behind_->counters();
-    WalStats ws = write_behind_->wal_stats();
-    auto add = [&out](const char* name, double v) { out.emplace_back(name, v); };
-    add("wal_appended_records", double(ws.appended_records));
-    add("wal_appended_bytes", double(ws.appended_bytes));
-    add("wal_backlog_bytes", double(ws.backlog_bytes));
-    add("wal_syncs", double(ws.syncs));
-    add("wal_write_errors", double(ws.write_errors));
-    add("wal_segments", double(ws.segments));
-    add("wal_checkpoint", double(ws.checkpoint));
-    add("wal_replayed_records", double(ws.replayed_records));
-    add("wal_truncated_tails", double(ws.truncated_tails));
-    add("wb_journaled", double(c.journaled.load()));
-    add("wb_backlog_records", double(write_behind_->backlog_records()));
-    add("wb_drained_records", double(c.drained_records.load()));
-    add("wb_coalesced", double(c.coalesced.load()));
-    add("wb_batches", double(c.batches.load()));
-    add("wb_batch_records_max", double(c.batch_records_max.load()));
-    add("wb_retries", double(c.retries.load()));
-    add("wb_l2_failures", double(c.l2_failures.load()));
-    add("wb_l3_failures", double(c.l3_failures.load()));
-    add("wb_wal_failures", double(c.wal_failures.load()));
-    add("pending_writes", double(pending_->size()));
-  }
-  if (l3_) {
-    L3Store::Stats ls = l3_->stats();
-    out.emplace_back("l3_disk_bytes", double(ls.disk_bytes));
-    out.emplace_back("l3_expired_dropped", double(ls.expired_dropped));
-    out.emplace_back("l3_trimmed_bytes", double(ls.trimmed_bytes));
-    out.emplace_back("l3_cached_hits", double(ls.cached_hits));
-    out.emplace_back("l3_cached_misses", double(ls.cached_misses));
-    out.emplace_back("l3_io_reads", double(ls.io_reads));
-  }
-  if (config_.l2.mode == "off") return out;
-  struct Field {
-    const char* name;
-    std::atomic<uint64_t> L2Counters::*member;
-  };
-  static constexpr Field kL2Fields[] = {
-      {"l2_hits", &L2Counters::hits},
-      {"l2_misses", &L2Counters::misses},
-      {"l2_errors", &L2Counters::errors},
-      {"l2_timeouts", &L2Counters::timeouts},
-      {"l2_breaker_rejected", &L2Counters::breaker_rejected},
-      {"l2_moved", &L2Counters::moved},
-      {"l2_ask", &L2Counters::ask},
-      {"l2_retries", &L2Counters::retries},
-      {"l2_coalesced", &L2Counters::coalesced},
-      {"l2_topology_refreshes", &L2Counters::topology_refreshes},
-      {"l2_topology_errors", &L2Counters::topology_errors},
-      {"l2_connections", &L2Counters::nodes},
-      {"l2_connections_up", &L2Counters::nodes_connected},
-      {"l2_breakers_open", &L2Counters::breakers_open},
-  };
-  for (const Field& f : kL2Fields) {
-    uint64_t sum = 0;
-    for (const auto& w : workers_) sum += (w->l2_counters().*f.member).load(std::memory_order_relaxed);
-    // The write-behind drain's own connections (its writes and their errors).
-    if (write_behind_) {
-      sum += (write_behind_->drain_l2_counters()->*f.member).load(std::memory_order_relaxed);
-    }
-    out.emplace_back(f.name, double(sum));
-  }
-  return out;
 }
 
 }  // namespace strata

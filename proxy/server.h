@@ -12,12 +12,14 @@
 
 #include <uv.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "proxy/config.h"
+#include "proxy/metrics.h"
 #include "proxy/shared_state.h"
 #include "tiers/chain.h"
 #include "tiers/io_pool.h"
@@ -28,6 +30,7 @@
 
 namespace strata {
 
+class AdminServer;
 class Worker;
 
 class Server {
@@ -41,12 +44,23 @@ class Server {
   // Runs until shutdown; returns the process exit code.
   int Run();
 
-  // The `stats` map (also served by /stats later).
+  // Every metric (server_metrics.cc): /metrics renders it; `stats` and
+  // /stats flatten it (Stats). Any thread.
+  MetricsSnapshot Metrics() const;
   std::vector<std::pair<std::string, double>> Stats() const;
+  // /readyz: the socket listens, the server is not draining, and every tier
+  // the config marks required is reachable (l2.required: every Redis
+  // connection of every loop up). Otherwise false, with a JSON object
+  // saying why in *reason_json (if given). Any thread.
+  bool Ready(std::string* reason_json) const;
+  // The admin HTTP port (0 without admin.listen); for tests with port 0.
+  int admin_port() const;
 
  private:
   // L3, the I/O pool and write-behind (WAL replay happens here).
   Status OpenLowerTiers();
+  // The admin HTTP server on its own thread, if admin.listen is set.
+  Status StartAdmin();
 
  public:
 
@@ -67,6 +81,9 @@ class Server {
   std::unique_ptr<WriteBehind> write_behind_;
   SharedState shared_;
   std::vector<std::unique_ptr<Worker>> workers_;
+  // Started after the workers, stopped before them (its handler reads them).
+  std::unique_ptr<AdminServer> admin_;
+  std::atomic<bool> listening_{false};
   size_t next_worker_ = 0;
 
   uv_loop_t loop_;
@@ -76,7 +93,7 @@ class Server {
   uv_signal_t sigint_;
   uv_timer_t sweep_timer_;
   uv_timer_t shutdown_timer_;
-  bool shutting_down_ = false;
+  std::atomic<bool> shutting_down_{false};
   bool finished_ = false;
   int64_t shutdown_deadline_ns_ = 0;
 };

@@ -92,7 +92,8 @@ std::function<uint8_t(std::string_view)> TierMaskFn(const Config& config) {
 }
 
 StatusOr<std::unique_ptr<TierSet>> TierSet::Build(const Config& config, const SharedTiers& shared,
-                                                  uv_loop_t* loop, L2Counters* l2_counters) {
+                                                  uv_loop_t* loop, L2Counters* l2_counters,
+                                                  LoopTierMetrics* metrics) {
   L1Cache* l1 = shared.l1;
   if (Status s = CheckTierConfig(config); !s.ok()) return s;
   std::unique_ptr<TierSet> set(new TierSet());
@@ -112,18 +113,24 @@ StatusOr<std::unique_ptr<TierSet>> TierSet::Build(const Config& config, const Sh
   }
   auto make_chain = [&](const std::vector<std::string>& names, int64_t max_ttl_ms) -> Chain* {
     std::vector<Tier*> tiers;
+    std::vector<TierMetrics*> measured;
+    auto add = [&](Tier* t, TierMetrics* m) {
+      tiers.push_back(t);
+      measured.push_back(m);
+    };
     bool pending_added = false;
     for (const auto& n : names) {
-      if (n == "l1") tiers.push_back(l1);
+      if (n == "l1") add(l1, metrics != nullptr ? &metrics->l1 : nullptr);
       // Acknowledged writes not yet below L1 answer before L2/L3 do.
       if (n != "l1" && set->pending_ && !pending_added) {
-        tiers.push_back(set->pending_.get());
+        add(set->pending_.get(), nullptr);
         pending_added = true;
       }
-      if (n == "l2" && set->l2_) tiers.push_back(set->l2_.get());
-      if (n == "l3" && set->l3_) tiers.push_back(set->l3_.get());
+      if (n == "l2" && set->l2_) add(set->l2_.get(), metrics != nullptr ? &metrics->l2 : nullptr);
+      if (n == "l3" && set->l3_) add(set->l3_.get(), metrics != nullptr ? &metrics->l3 : nullptr);
     }
     ChainOptions co;
+    co.metrics = std::move(measured);
     co.max_ttl_ms = max_ttl_ms;
     if (!tiers.empty() && tiers[0] == l1) {
       co.l1_max_ttl_ms = config.l1.max_ttl_ms;

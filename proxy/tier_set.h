@@ -48,9 +48,12 @@ struct SharedTiers {
 
 class TierSet {
  public:
-  // `l2_counters` (borrowed, may be null) receives the L2 tier's counts.
+  // `l2_counters` (borrowed, may be null) receives the L2 tier's counts;
+  // `metrics` (borrowed, may be null) each tier's lookups as the chains see
+  // them.
   static StatusOr<std::unique_ptr<TierSet>> Build(const Config& config, const SharedTiers& shared,
-                                                  uv_loop_t* loop, L2Counters* l2_counters);
+                                                  uv_loop_t* loop, L2Counters* l2_counters,
+                                                  LoopTierMetrics* metrics = nullptr);
 
   const PolicyTable& policies() const { return *policies_; }
   L2Tier* l2() const { return l2_.get(); }

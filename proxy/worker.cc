@@ -31,7 +31,8 @@ void Worker::Run() {
   // The tiers belong to this loop (L2 connections live on it). The server
   // checked the configuration before starting workers, so a failure here is
   // a bug, not a user error.
-  auto tiers = TierSet::Build(*shared_->config, shared_->tiers, &loop_, &l2_counters_);
+  auto tiers = TierSet::Build(*shared_->config, shared_->tiers, &loop_, &l2_counters_,
+                              shared_->config->admin.tier_metrics ? &tier_metrics_ : nullptr);
   if (!tiers.ok()) {
     LOG_ERROR("worker %d: cannot build tiers: %s", index_, tiers.status().message().c_str());
     std::abort();

@@ -43,6 +43,8 @@ class Worker {
   // This loop's L2 counters (zero without L2). Safe from any thread.
   const L2Counters& l2_counters() const { return l2_counters_; }
   const DispatchCounters& counters() const { return dispatcher_->counters(); }
+  // This loop's per-tier lookups and latencies. Safe from any thread.
+  const LoopTierMetrics& tier_metrics() const { return tier_metrics_; }
 
   // --- loop thread only ---
   uv_loop_t* loop() { return &loop_; }
@@ -67,6 +69,7 @@ class Worker {
   std::unique_ptr<TierSet> tiers_;  // built and destroyed on the loop thread
   std::unique_ptr<JournalWriter> journal_;  // with write-behind
   L2Counters l2_counters_;
+  LoopTierMetrics tier_metrics_;
   uv_loop_t loop_;
   uv_async_t async_;
   uv_timer_t tick_;

@@ -3,6 +3,8 @@
 #include <string>
 #include <utility>
 
+#include "common/cycle_clock.h"
+
 namespace strata {
 
 Chain::Chain(std::vector<Tier*> tiers, const ChainOptions& options)
@@ -14,8 +16,28 @@ Chain::Chain(std::vector<Tier*> tiers, const ChainOptions& options)
 
 void Chain::Get(std::string_view key, GetCallback done) {
   if (tiers_.size() == 1) {
-    tiers_[0]->Get(key, std::move(done));
-    return;
+    TierMetrics* m = options_.metrics.empty() ? nullptr : options_.metrics[0];
+    if (m == nullptr) {
+      tiers_[0]->Get(key, std::move(done));
+      return;
+    }
+    if (tiers_[0]->AnswersInline()) {
+      // Borrowing the stack is safe: the tier answers before Get returns,
+      // and one pointer fits std::function's inline storage (no allocation).
+      struct Frame {
+        TierMetrics* m;
+        GetCallback* done;
+        uint64_t t0;
+      } f{m, &done, CycleClock::Now()};
+      tiers_[0]->Get(key, [fp = &f](const GetResult& r) {
+        fp->m->get_latency.Record(CycleClock::ToNs(fp->t0, CycleClock::Now()));
+        if (!r.status.ok()) fp->m->errors.Add();
+        else if (r.found) fp->m->hits.Add();
+        else fp->m->misses.Add();
+        (*fp->done)(r);
+      });
+      return;
+    }
   }
   GetFrom(0, key, false, false, 0, std::move(done));
 }
@@ -23,8 +45,16 @@ void Chain::Get(std::string_view key, GetCallback done) {
 void Chain::GetFrom(size_t i, std::string_view key, bool answered, bool failed,
                     uint64_t token, GetCallback done) {
   bool last = i + 1 == tiers_.size();
-  tiers_[i]->Get(key, [this, i, last, answered, failed, token, k = std::string(key),
+  TierMetrics* m = i < options_.metrics.size() ? options_.metrics[i] : nullptr;
+  const uint64_t t0 = m != nullptr ? CycleClock::Now() : 0;
+  tiers_[i]->Get(key, [this, i, last, answered, failed, token, m, t0, k = std::string(key),
                        done = std::move(done)](const GetResult& r) {
+    if (m != nullptr) {
+      m->get_latency.Record(CycleClock::ToNs(t0, CycleClock::Now()));
+      if (!r.status.ok()) m->errors.Add();
+      else if (r.found) m->hits.Add();
+      else m->misses.Add();
+    }
     if (r.status.ok() && r.found) {
       if (i > 0 && r.fillable) Fill(i, k, r, token);
       done(r);

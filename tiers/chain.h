@@ -37,6 +37,7 @@
 
 #include "common/clock.h"
 #include "tiers/tier.h"
+#include "tiers/tier_metrics.h"
 
 namespace strata {
 
@@ -47,6 +48,9 @@ struct ChainOptions {
   int64_t max_ttl_ms = 0;       // caps fills into every tier (a policy's max_ttl); 0 = no cap
   int64_t negative_ttl_ms = 0;  // 0 = no negative caching
   Clock* clock = nullptr;       // nullptr = SystemClock
+  // Per tier (same index as the tiers; shorter or nullptr = not measured):
+  // where this loop counts each tier's lookups and their latency.
+  std::vector<TierMetrics*> metrics = {};
 };
 
 class Chain {

@@ -104,6 +104,7 @@ class L1Cache final : public Tier {
 
   // --- Tier ---
   std::string_view name() const override { return "l1"; }
+  bool AnswersInline() const override { return true; }
   void Get(std::string_view key, GetCallback done) override;
   void Set(std::string_view key, std::string_view value, const WriteOptions& options,
            WriteCallback done) override;

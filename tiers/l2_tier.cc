@@ -689,9 +689,16 @@ void L2Tier::Impl::OnGaugeTimer(uv_timer_t* t) {
 
 void L2Tier::Impl::UpdateGauges() {
   uint64_t connected = 0, open = 0;
+  std::vector<L2Counters::Endpoint> endpoints;
+  endpoints.reserve(nodes_.size());
   for (const auto& [id, n] : nodes_) {
     if (n->connected()) ++connected;
     if (n->breaker_open()) ++open;
+    endpoints.push_back({n->address(), n->connected(), n->breaker_state()});
+  }
+  {
+    std::lock_guard<std::mutex> lock(counters.endpoints_mu);
+    counters.endpoints.swap(endpoints);
   }
   counters.nodes.store(nodes_.size(), std::memory_order_relaxed);
   counters.nodes_connected.store(connected, std::memory_order_relaxed);

@@ -44,6 +44,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -76,6 +77,15 @@ struct L2Counters {
   std::atomic<uint64_t> nodes{0};            // connections this loop holds
   std::atomic<uint64_t> nodes_connected{0};
   std::atomic<uint64_t> breakers_open{0};    // open or half-open
+  // Per connection, as of the last gauge update (state changes, and once a
+  // second): for per-endpoint metrics. Read with endpoints_mu held.
+  struct Endpoint {
+    std::string address;
+    bool connected = false;
+    CircuitBreaker::State breaker = CircuitBreaker::State::kClosed;
+  };
+  mutable std::mutex endpoints_mu;
+  std::vector<Endpoint> endpoints;
 };
 
 struct L2Options {

@@ -92,6 +92,10 @@ class Tier {
   // Short lowercase name used in metrics and logs ("l1", "l2", "l3").
   virtual std::string_view name() const = 0;
 
+  // True if every callback runs before the call returns (L1): callers may
+  // then pass callbacks that borrow their stack.
+  virtual bool AnswersInline() const { return false; }
+
   virtual void Get(std::string_view key, GetCallback done) = 0;
   virtual void Set(std::string_view key, std::string_view value, const WriteOptions& options,
                    WriteCallback done) = 0;

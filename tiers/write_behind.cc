@@ -413,6 +413,7 @@ void WriteBehind::Drain::Complete() {
   Bump(wb_->counters_.drained_records, in_batch_);
   Bump(wb_->counters_.batches);
   uint64_t n = in_batch_;
+  wb_->counters_.batch_records.Record(n);
   if (n > wb_->counters_.batch_records_max.load(std::memory_order_relaxed)) {
     wb_->counters_.batch_records_max.store(n, std::memory_order_relaxed);
   }

@@ -44,6 +44,7 @@
 #include <string_view>
 
 #include "common/clock.h"
+#include "common/histogram.h"
 #include "common/status.h"
 #include "tiers/l1_cache.h"
 #include "tiers/l2_tier.h"
@@ -89,6 +90,7 @@ struct WriteBehindCounters {
   std::atomic<uint64_t> coalesced{0};         // records folded into a later one in a batch
   std::atomic<uint64_t> batches{0};
   std::atomic<uint64_t> batch_records_max{0};
+  Histogram batch_records;  // records per drained batch (drain thread)
   std::atomic<uint64_t> retries{0};           // batches re-sent after a tier failed
   std::atomic<uint64_t> l2_failures{0};
   std::atomic<uint64_t> l3_failures{0};

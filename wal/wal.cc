@@ -151,7 +151,9 @@ WalStats Wal::Impl::Stats() const {
     st.appended_bytes = appended_bytes_;
     st.backlog_bytes = total_bytes_ - checkpointed_bytes_;
     st.checkpoint = checkpoint_;
+    st.last_seq = next_seq_ - 1;
   }
+  st.sync_latency = sync_hist_.Snapshot();
   st.syncs = syncs_.load();
   st.groups = groups_.load();
   st.write_errors = write_errors_.load();
@@ -410,6 +412,7 @@ Status Wal::Impl::SyncActive() {
   syncs_.fetch_add(1, std::memory_order_relaxed);
   sync_ns_total_.fetch_add(ns, std::memory_order_relaxed);
   if (ns > sync_ns_max_.load(std::memory_order_relaxed)) sync_ns_max_.store(ns);
+  sync_hist_.Record(ns);
   last_sync_ns_ = MonotonicNs();
   if (!s.ok()) return WithContext(s, segments_.back().path);
   synced_size_ = size_;

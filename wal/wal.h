@@ -54,6 +54,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/histogram.h"
 #include "common/status.h"
 
 namespace strata {
@@ -121,6 +122,8 @@ struct WalStats {
   uint64_t checkpoint = 0;
   uint64_t sync_ns_total = 0;      // time spent in fdatasync
   uint64_t sync_ns_max = 0;
+  HistogramData sync_latency;      // ns per fdatasync
+  uint64_t last_seq = 0;           // highest assigned
 };
 
 class Wal {

@@ -156,6 +156,7 @@ class Wal::Impl {
   std::atomic<uint64_t> segment_count_{0};
   std::atomic<uint64_t> sync_ns_total_{0};
   std::atomic<uint64_t> sync_ns_max_{0};
+  Histogram sync_hist_;  // written under file_mu_
   uint64_t truncated_tails_ = 0;   // set by Open only
   uint64_t replayed_records_ = 0;  // set by Open only
 };

@@ -37,6 +37,7 @@ TEST_CASE("no sources give the documented defaults", "[config]") {
   CHECK(config.l2.breaker_open_ms == 1000);
   CHECK(config.l2.breaker_max_open_ms == 30'000);
   CHECK_FALSE(config.l2.read_from_replicas);
+  CHECK_FALSE(config.l2.required);
   CHECK(config.l2.topology_refresh_ms == 10'000);
   CHECK(config.l2.max_redirects == 5);
   CHECK(config.l2.max_retries == 5);
@@ -45,6 +46,7 @@ TEST_CASE("no sources give the documented defaults", "[config]") {
   CHECK(config.l3.enabled);
   CHECK(config.wal.sync == "interval");
   CHECK(config.admin.listen == "127.0.0.1:9100");
+  CHECK(config.admin.tier_metrics);
   CHECK(Validate(Config{}).ok());
 }
 
@@ -302,6 +304,7 @@ const std::vector<std::string> kEveryOptionChanged = {
     "--l2.breaker_open=5s",
     "--l2.breaker_max_open=1h",
     "--l2.read_from_replicas=yes",
+    "--l2.required=yes",
     "--l2.topology_refresh=0",
     "--l2.max_redirects=100",
     "--l2.max_retries=0",
@@ -321,6 +324,7 @@ const std::vector<std::string> kEveryOptionChanged = {
     "--wal.segment_bytes=16MiB",
     "--wal.through_timeout=2s",
     "--admin.listen=",
+    "--admin.tier_metrics=false",
     "--log.level=error",
 };
 
@@ -347,9 +351,11 @@ TEST_CASE("ToToml -> ApplyToml round-trips every option", "[config]") {
   CHECK(reread.l2.command_timeout_ms == 0);
   CHECK(reread.l2.breaker_max_open_ms == 3'600'000);
   CHECK(reread.l2.read_from_replicas);
+  CHECK(reread.l2.required);
   CHECK(reread.l2.max_retries == 0);
   CHECK_FALSE(reread.l3.enabled);
   CHECK(reread.admin.listen.empty());
+  CHECK_FALSE(reread.admin.tier_metrics);
 
   // Every option's line differs from the default rendering, so every
   // renderer and parser above really was exercised.
