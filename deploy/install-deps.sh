@@ -10,7 +10,7 @@ packages=(
   libuv1-dev libhiredis-dev librocksdb-dev libmsgpack-dev catch2 node-llhttp
   libtomlplusplus-dev
   redis-server redis-tools
-  python3 python3-msgpack
+  python3 python3-msgpack python3-yaml
 )
 if [[ "${1:-}" == "--ci" ]]; then
   packages+=(clang libclang-rt-14-dev)
