@@ -48,6 +48,8 @@ struct HttpParserCallbacks {
 
   static int OnHeaderField(llhttp_t* p, const char* at, size_t n) {
     auto* impl = Of(p);
+    // Trailers (after a chunked body) would escape the header limit.
+    if (impl->headers_done) return Fail(p, Status::BadRequest("chunked trailers are not accepted"));
     HttpHeaders& headers = impl->current.headers;
     if (headers.empty() || impl->in_header_value) headers.emplace_back();
     impl->in_header_value = false;
@@ -57,6 +59,7 @@ struct HttpParserCallbacks {
 
   static int OnHeaderValue(llhttp_t* p, const char* at, size_t n) {
     auto* impl = Of(p);
+    if (impl->headers_done) return Fail(p, Status::BadRequest("chunked trailers are not accepted"));
     impl->in_header_value = true;
     HttpHeaders& headers = impl->current.headers;
     if (headers.empty()) headers.emplace_back();  // llhttp sends a name first; be safe
@@ -71,6 +74,14 @@ struct HttpParserCallbacks {
     r.method = llhttp_method_name(static_cast<llhttp_method_t>(llhttp_get_method(p)));
     r.version_major = llhttp_get_http_major(p);
     r.version_minor = llhttp_get_http_minor(p);
+    // Only origin-form targets ("/path?query") over HTTP/1.x: no CONNECT
+    // authority, no "*", no HTTP/0.9 request line without a version.
+    if (r.version_major != 1) {
+      return Fail(p, Status::BadRequest("HTTP version must be 1.0 or 1.1"));
+    }
+    if (r.target.empty() || r.target[0] != '/') {
+      return Fail(p, Status::BadRequest("request target must start with '/'"));
+    }
     // Refuse a declared body before any of it arrives.
     size_t max_body = impl->owner->limits_.max_body_bytes;
     if ((p->flags & F_CONTENT_LENGTH) != 0 && p->content_length > max_body) {

@@ -186,6 +186,24 @@ TEST_CASE("parser: bad version and bad header are rejected", "[http]") {
   }
 }
 
+TEST_CASE("parser: CONNECT, '*', HTTP/0.9 and chunked trailers are rejected (found by fuzzing)",
+          "[http]") {
+  const std::string trailers = "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                               "3\r\nabc\r\n0\r\nX-Trailer: " + std::string(2000, 't') +
+                               "\r\n\r\n";
+  for (const std::string& bytes :
+       {std::string("CONNECT \r\n\r\n"), std::string("CONNECT  HTTP/1.1\r\n\r\n"),
+        std::string("CONNECT example.com:443 HTTP/1.1\r\n\r\n"),
+        std::string("OPTIONS * HTTP/1.1\r\n\r\n"), std::string("GET /\r\n\r\n"), trailers}) {
+    INFO(bytes.substr(0, 60));
+    HttpRequestParser p;
+    Status st;
+    auto reqs = FeedAll(&p, bytes, &st);
+    CHECK(reqs.empty());
+    CHECK(st.code() == Code::kBadRequest);
+  }
+}
+
 TEST_CASE("parser: the header limit is exact and named", "[http]") {
   std::string request = "GET / HTTP/1.1\r\nX-Pad: " + std::string(100, 'a') + "\r\n\r\n";
   {
