@@ -21,6 +21,23 @@ void Bump(std::atomic<uint64_t>& c, uint64_t n = 1) {
   c.fetch_add(n, std::memory_order_relaxed);
 }
 
+// A journaled write's effect on L1 (Journal, and replay at start). `drop`:
+// a set removes the key's L1 copy instead (write "around", or an expired
+// record replayed).
+void ApplyToL1(L1Cache* l1, WriteBehind::Op op, std::string_view key, std::string_view value,
+               int64_t expire_at_ms, bool drop) {
+  if (op == WriteBehind::Op::kSet && !drop) {
+    bool applied = false;
+    WriteOptions o;
+    o.expire_at_ms = expire_at_ms;
+    (void)l1->Insert(key, value, o, &applied);
+  } else if (op == WriteBehind::Op::kExpire) {
+    l1->SetExpiry(key, expire_at_ms);
+  } else {
+    l1->Erase(key);
+  }
+}
+
 }  // namespace
 
 // One journaled write on its way to the tiers below L1.
@@ -490,21 +507,8 @@ StatusOr<std::unique_ptr<WriteBehind>> WriteBehind::Open(WriteBehindOptions opti
       w.expire_at_ms = r.expire_at_ms;
       self->o_.pending->PutLocked(shard, r.key, std::move(w));
       if (r.mask & kTierL1) {
-        L1Cache* l1 = self->o_.l1;
-        if (r.op == Op::kSet) {
-          if (r.expire_at_ms == 0 || r.expire_at_ms > now) {
-            bool applied = false;
-            WriteOptions o;
-            o.expire_at_ms = r.expire_at_ms;
-            (void)l1->Insert(r.key, r.value, o, &applied);
-          } else {
-            l1->Erase(r.key);
-          }
-        } else if (r.op == Op::kDelete) {
-          l1->Erase(r.key);
-        } else {
-          l1->SetExpiry(r.key, r.expire_at_ms);
-        }
+        const bool expired = r.expire_at_ms != 0 && r.expire_at_ms <= now;
+        ApplyToL1(self->o_.l1, r.op, r.key, r.value, r.expire_at_ms, /*drop=*/expired);
       }
     }
     std::lock_guard<std::mutex> lock(self->drain_->mu());
@@ -595,18 +599,8 @@ WriteBehind::Journaled WriteBehind::Journal(const Write& w) {
   pw.value.assign(rec.value);
   pw.expire_at_ms = rec.expire_at_ms;
   o_.pending->PutLocked(shard, w.key, std::move(pw));
-  if (mask & kTierL1) {
-    if (op == Op::kSet && !w.skip_l1) {
-      bool applied = false;
-      WriteOptions o;
-      o.expire_at_ms = expire;
-      (void)l1->Insert(w.key, w.value, o, &applied);  // too large for L1: pending holds it
-    } else if (op == Op::kExpire) {
-      l1->SetExpiry(w.key, expire);
-    } else {
-      l1->Erase(w.key);
-    }
-  }
+  // A set too large for L1 is not an error: the pending map holds it.
+  if (mask & kTierL1) ApplyToL1(l1, op, w.key, w.value, expire, /*drop=*/w.skip_l1);
   Bump(counters_.journaled);
   // wal.sync = always: the drain cannot take the record before it is
   // durable; the WAL's waker notifies it then (one wake-up per group, not
