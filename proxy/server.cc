@@ -63,6 +63,14 @@ Status Server::Start() {
     workers_.push_back(std::make_unique<Worker>(int(i), &shared_, [this] { return Stats(); }));
   }
   for (auto& w : workers_) w->Start();
+  // The admin server reads the workers, so it starts after them; if its
+  // address is taken, start nothing and leave no socket file behind.
+  if (Status s = StartAdmin(); !s.ok()) {
+    close(listen_fd_);
+    listen_fd_ = -1;
+    unlink(config_.server.socket.c_str());
+    return s;
+  }
 
   uv_poll_init(&loop_, &accept_poll_, listen_fd_);
   accept_poll_.data = this;
@@ -90,7 +98,7 @@ Status Server::Start() {
   LOG_INFO("strata listening on %s (mode %04o, %u worker threads, l1.max_bytes %llu)",
            config_.server.socket.c_str(), config_.server.socket_mode, n,
            static_cast<unsigned long long>(config_.l1.max_bytes));
-  return StartAdmin();
+  return Status::Ok();
 }
 
 Status Server::StartAdmin() {

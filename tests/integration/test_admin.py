@@ -76,6 +76,22 @@ class AdminTest(h.StrataTestCase):
         self.assertEqual((status, body), (200, b""))
         self.assertGreater(int(headers["Content-Length"]), 1000)
 
+    def test_admin_address_in_use_fails_start_cleanly(self):
+        import socket
+        taken = socket.socket()
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        self.addCleanup(taken.close)
+        port = taken.getsockname()[1]
+        d = tempfile.mkdtemp(prefix="strata-admin-")
+        self.addCleanup(shutil.rmtree, d, True)
+        sock = os.path.join(d, "s.sock")
+        r = h.run_strata(h.BASE_ARGS + ["--server.socket=" + sock,
+                                        "--admin.listen=127.0.0.1:%d" % port])
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("admin.listen 127.0.0.1:%d: address already in use" % port, r.stderr)
+        self.assertFalse(os.path.exists(sock), "a socket file was left behind")
+
     def test_stats_json_matches_protocol_stats(self):
         srv, port = self.start()
         c = self.client(srv)
