@@ -176,6 +176,11 @@ uint64_t Wal::Impl::TakeGroupLocked() {
 bool Wal::Impl::WriteOut() {
   if (!appender_writes_) return false;
   std::unique_lock<std::mutex> file_lock(file_mu_, std::try_to_lock);
+  // Another loop writing a group holds the file for one write(): wait for
+  // it. The writer thread may hold it for an fsync: hand over instead.
+  if (!file_lock.owns_lock() && !writer_holds_file_.load(std::memory_order_acquire)) {
+    file_lock.lock();
+  }
   std::unique_lock<std::mutex> lock(mu_);
   if (pending_.empty()) {
     // Nothing appended is unwritten, unless the writer thread holds a group
@@ -244,7 +249,11 @@ void Wal::Impl::Run() {
     // The file side first (lock order), then the group.
     lock.unlock();
     std::unique_lock<std::mutex> file_lock(file_mu_);
+    writer_holds_file_.store(true, std::memory_order_release);
     lock.lock();
+    // A loop that handed its group over waits for a wake-up even if another
+    // loop wrote that group meanwhile (then writing_ is empty here).
+    const bool requested = write_requested_;
     write_requested_ = false;
     const bool stopping = stop_;
     const uint64_t flush_target = flush_requested_;
@@ -257,6 +266,8 @@ void Wal::Impl::Run() {
       WriteGroup(first, last, /*call_wakers=*/true);
       writing_.clear();
       if (writing_.capacity() > 4 * kGroupCap) std::string().swap(writing_);
+    } else if (requested) {
+      CallWakers();
     }
     if (fd_ >= 0 && unsynced_.load()) {
       const bool interval_due =
@@ -275,6 +286,7 @@ void Wal::Impl::Run() {
       }
     }
     if (checkpoint > checkpoint_persisted_) PersistCheckpoint(checkpoint);
+    writer_holds_file_.store(false, std::memory_order_release);
     file_lock.unlock();
 
     lock.lock();

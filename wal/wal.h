@@ -183,7 +183,9 @@ class Wal {
   // every record appended before the call is written (or failed: StateOf
   // says which) when it returns; false if the writer thread was busy (it
   // syncs or persists a checkpoint) and has been asked to write them: the
-  // wakers are called when it has. Never blocks on an fsync. Any thread.
+  // wakers are called when it has. Waits for another thread's write() of a
+  // group, not for the writer thread's fsyncs (except, rarely, one that
+  // starts in the instant between the check and the wait). Any thread.
   bool WriteOut();
 
  private:

@@ -129,6 +129,7 @@ class Wal::Impl {
   // The file side, guarded by file_mu_: the writer thread, or an appender
   // in WriteOut (Open fills them before the thread starts).
   std::mutex file_mu_;
+  std::atomic<bool> writer_holds_file_{false};  // the writer thread holds file_mu_
   std::string writing_;
   std::vector<Segment> segments_;  // oldest first; the open one (if any) is last
   int fd_ = -1;
