@@ -20,8 +20,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bench/load_client.h"
@@ -192,8 +194,11 @@ std::string ParseStatsReply(const std::string& buf, StatsMap* out) {
   return "";
 }
 
-// One blocking `stats` call on a fresh connection (2 s timeout).
-std::string FetchStrataStats(const std::string& socket_path, StatsMap* out) {
+// Sends `request` on a fresh Unix-socket connection (2 s timeouts) and reads
+// until `parse(buf)` stops returning "incomplete"; returns its result ("" =
+// ok) or the socket error.
+std::string QueryUnixSocket(const std::string& socket_path, std::string_view request,
+                            const std::function<std::string(const std::string&)>& parse) {
   struct sockaddr_un addr;
   memset(&addr, 0, sizeof addr);
   addr.sun_family = AF_UNIX;
@@ -207,88 +212,59 @@ std::string FetchStrataStats(const std::string& socket_path, StatsMap* out) {
   std::string err;
   if (connect(fd, reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) != 0) {
     err = std::string("connect: ") + strerror(errno);
+  } else if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
+    err = std::string("write: ") + strerror(errno);
   } else {
-    // [0, 1, "stats", []]
-    static const char req[] = "\x94\x00\x01\xa5stats\x90";
-    if (write(fd, req, sizeof req - 1) != static_cast<ssize_t>(sizeof req - 1)) {
-      err = std::string("write: ") + strerror(errno);
-    } else {
-      std::string buf;
-      char chunk[4096];
-      for (;;) {
-        const ssize_t n = read(fd, chunk, sizeof chunk);
-        if (n <= 0) {
-          err = n == 0 ? "connection closed" : std::string("read: ") + strerror(errno);
-          break;
-        }
-        buf.append(chunk, static_cast<size_t>(n));
-        err = ParseStatsReply(buf, out);
-        if (err != "incomplete") break;
+    std::string buf;
+    char chunk[4096];
+    for (;;) {
+      const ssize_t n = read(fd, chunk, sizeof chunk);
+      if (n <= 0) {
+        err = n == 0 ? "connection closed" : std::string("read: ") + strerror(errno);
+        break;
       }
+      buf.append(chunk, static_cast<size_t>(n));
+      err = parse(buf);
+      if (err != "incomplete") break;
     }
   }
   close(fd);
   return err;
 }
 
-// One blocking `INFO persistence` on a fresh RESP connection (2 s timeout);
-// numeric "key:value" lines go to *out.
+// One blocking `stats` call: [0, 1, "stats", []].
+std::string FetchStrataStats(const std::string& socket_path, StatsMap* out) {
+  static const char kRequest[] = "\x94\x00\x01\xa5stats\x90";
+  return QueryUnixSocket(socket_path, std::string_view(kRequest, sizeof kRequest - 1),
+                         [out](const std::string& buf) { return ParseStatsReply(buf, out); });
+}
+
+// One blocking `INFO persistence` over RESP; numeric "key:value" lines go to
+// *out.
 std::string FetchRedisInfo(const std::string& socket_path, StatsMap* out) {
-  struct sockaddr_un addr;
-  memset(&addr, 0, sizeof addr);
-  addr.sun_family = AF_UNIX;
-  if (socket_path.size() >= sizeof addr.sun_path) return "socket path too long";
-  memcpy(addr.sun_path, socket_path.c_str(), socket_path.size());
-  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return std::string("socket: ") + strerror(errno);
-  struct timeval tv = {2, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  std::string err;
-  if (connect(fd, reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) != 0) {
-    err = std::string("connect: ") + strerror(errno);
-  } else {
-    static const char req[] = "*2\r\n$4\r\nINFO\r\n$11\r\npersistence\r\n";
-    if (write(fd, req, sizeof req - 1) != static_cast<ssize_t>(sizeof req - 1)) {
-      err = std::string("write: ") + strerror(errno);
-    } else {
-      std::string buf;
-      char chunk[4096];
-      for (;;) {
-        const ssize_t n = read(fd, chunk, sizeof chunk);
-        if (n <= 0) {
-          err = n == 0 ? "connection closed" : std::string("read: ") + strerror(errno);
-          break;
-        }
-        buf.append(chunk, static_cast<size_t>(n));
-        if (buf[0] != '$') {
-          err = "unexpected INFO reply";
-          break;
-        }
-        const size_t crlf = buf.find("\r\n");
-        if (crlf == std::string::npos) continue;
-        const size_t len = strtoul(buf.c_str() + 1, nullptr, 10);
-        if (buf.size() < crlf + 2 + len) continue;
-        const std::string body = buf.substr(crlf + 2, len);
-        size_t pos = 0;
-        while (pos < body.size()) {
-          size_t eol = body.find("\r\n", pos);
-          if (eol == std::string::npos) eol = body.size();
-          const std::string line = body.substr(pos, eol - pos);
-          pos = eol + 2;
-          const size_t colon = line.find(':');
-          if (colon == std::string::npos || line[0] == '#') continue;
-          char* end = nullptr;
-          const std::string v = line.substr(colon + 1);
-          const double d = strtod(v.c_str(), &end);
-          if (end != v.c_str() && *end == 0) (*out)[line.substr(0, colon)] = d;
-        }
-        break;
-      }
+  static constexpr std::string_view kRequest = "*2\r\n$4\r\nINFO\r\n$11\r\npersistence\r\n";
+  return QueryUnixSocket(socket_path, kRequest, [out](const std::string& buf) -> std::string {
+    if (buf[0] != '$') return "unexpected INFO reply";
+    const size_t crlf = buf.find("\r\n");
+    if (crlf == std::string::npos) return "incomplete";
+    const size_t len = strtoul(buf.c_str() + 1, nullptr, 10);
+    if (buf.size() < crlf + 2 + len) return "incomplete";
+    const std::string body = buf.substr(crlf + 2, len);
+    size_t pos = 0;
+    while (pos < body.size()) {
+      size_t eol = body.find("\r\n", pos);
+      if (eol == std::string::npos) eol = body.size();
+      const std::string line = body.substr(pos, eol - pos);
+      pos = eol + 2;
+      const size_t colon = line.find(':');
+      if (colon == std::string::npos || line[0] == '#') continue;
+      char* end = nullptr;
+      const std::string v = line.substr(colon + 1);
+      const double d = strtod(v.c_str(), &end);
+      if (end != v.c_str() && *end == 0) (*out)[line.substr(0, colon)] = d;
     }
-  }
-  close(fd);
-  return err;
+    return "";
+  });
 }
 
 // `perf stat -x, -e syscalls:sys_enter_... -p PID -o FILE`, started at the

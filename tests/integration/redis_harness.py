@@ -341,3 +341,13 @@ class RedisServer:
 
     def cleanup(self):
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def start_for(test, **kw):
+    """Starts a RedisServer(**kw) that `test` (a unittest.TestCase) stops and
+    removes at cleanup."""
+    r = RedisServer(**kw)
+    test.addCleanup(r.cleanup)
+    test.addCleanup(r.stop)
+    r.start()
+    return r

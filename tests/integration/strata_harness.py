@@ -18,6 +18,7 @@ Usage in a test file:
         unittest.main(argv=h.init(sys.argv))
 """
 
+import itertools
 import os
 import resource
 import shutil
@@ -625,6 +626,15 @@ def check_error(resp, msgid=None, code=None):
     if code is not None and err[0] != code:
         raise AssertionError("expected error code %r, got %r (%r)" % (code, err[0], err[1]))
     return err[0], err[1]
+
+
+_key_counter = itertools.count(1)
+
+
+def unique_key(tag="k"):
+    """A key no other call in this process returns (tests sharing a server
+    never meet)."""
+    return ("%s-%d" % (tag, next(_key_counter))).encode()
 
 
 def poll_until(fn, timeout, interval=0.02, desc="condition"):

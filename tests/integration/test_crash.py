@@ -31,58 +31,23 @@ PREFIX = b"crash:"
 
 
 class Writer(threading.Thread):
-    """Writes unique keys with random values over one connection, `window`
-    requests in flight, and records every acknowledged (key, value). Ends
-    when told to or when the connection breaks (the server was killed)."""
+    """Writes unique keys with random values of lo..hi bytes over one
+    connection, `window` requests in flight, and
+    records every acknowledged (key, value) and every error answer. Ends when
+    told to or when the connection breaks (the server was killed): then
+    `exc` says how."""
 
-    def __init__(self, path, tag, window=8, through=False):
+    def __init__(self, path, tag, window=8, lo=8, hi=200):
         super().__init__(daemon=True)
         self.path = path
         self.tag = tag
         self.window = window
+        self.lo, self.hi = lo, hi
         self.acked = {}
         self.errors = []  # error responses (code, message)
         self.stop_evt = threading.Event()
         self.n = 0
         self.exc = None
-
-    def run(self):
-        try:
-            c = h.Client(self.path, timeout=5.0)
-        except OSError as e:
-            self.exc = e
-            return
-        try:
-            while not self.stop_evt.is_set():
-                sent = {}
-                for _ in range(self.window):
-                    self.n += 1
-                    k = b"%s-%d" % (self.tag, self.n)
-                    v = os.urandom(random.randint(8, 200))
-                    try:
-                        sent[c.send("set", k, v)] = (k, v)
-                    except OSError:
-                        return
-                for _ in range(len(sent)):
-                    try:
-                        r = c.read_any(timeout=5.0)
-                    except (h.Closed, AssertionError, OSError):
-                        return
-                    k, v = sent.pop(r[1])
-                    if r[2] is None and r[3] is True:
-                        self.acked[k] = v
-                    else:
-                        self.errors.append(r[2])
-        finally:
-            c.close()
-
-
-class MixedWriter(Writer):
-    """A Writer with values of lo..hi bytes that keeps going after errors."""
-
-    def __init__(self, path, tag, window, lo, hi):
-        super().__init__(path, tag, window)
-        self.lo, self.hi = lo, hi
 
     def run(self):
         try:
@@ -123,11 +88,7 @@ class CrashTestCase(h.StrataTestCase):
         self.wal_path = os.path.join(self.data, "wal")
 
     def start_redis(self, **kw):
-        r = rh.RedisServer(**kw)
-        self.addCleanup(r.cleanup)
-        self.addCleanup(r.stop)
-        r.start()
-        return r
+        return rh.start_for(self, **kw)
 
     def args(self, redis=None, l3=True, extra=(), sync="always"):
         a = ["--wal.sync=%s" % sync,
@@ -362,7 +323,7 @@ class DiskFullTest(CrashTestCase):
         writers = []
         for i, (window, lo, hi) in enumerate([(1, 8, 64), (4, 8, 64), (32, 2000, 9000),
                                               (64, 500, 3000), (2, 8, 32)]):
-            w = MixedWriter(srv.socket_path, b"mx%d" % i, window, lo, hi)
+            w = Writer(srv.socket_path, b"mx%d" % i, window, lo, hi)
             writers.append(w)
             w.start()
         h.poll_until(lambda: sum(len(w.errors) for w in writers) > 50, 15.0,

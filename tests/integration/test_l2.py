@@ -22,17 +22,7 @@ from strata_harness import TIMEOUT, UNAVAILABLE
 PREFIX = b"app:"
 
 
-class Keys:
-    n = 0
-
-    @classmethod
-    def new(cls, tag="k"):
-        cls.n += 1
-        return ("%s-%d" % (tag, cls.n)).encode()
-
-
-def K(tag="k"):
-    return Keys.new(tag)
+K = h.unique_key
 
 
 def timed(fn, *a, **kw):
@@ -48,11 +38,7 @@ class L2TestCase(h.StrataTestCase):
     class_server = False
 
     def start_redis(self, **kw):
-        r = rh.RedisServer(**kw)
-        self.addCleanup(r.cleanup)
-        self.addCleanup(r.stop)
-        r.start()
-        return r
+        return rh.start_for(self, **kw)
 
     def start_l2_strata(self, redis=None, endpoint=None, args=(), prefix=PREFIX, **kw):
         # These tests pin down the chain's semantics (write-through to Redis,

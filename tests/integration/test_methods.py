@@ -27,18 +27,7 @@ def is_number(v):
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-class Keys:
-    """Unique key names per test so tests on the shared server never meet."""
-    n = 0
-
-    @classmethod
-    def new(cls, tag="k"):
-        cls.n += 1
-        return ("%s-%d-%d" % (tag, cls.n, time.monotonic_ns())).encode()
-
-
-def K(tag="k"):
-    return Keys.new(tag)
+K = h.unique_key
 
 
 class MethodsTest(h.StrataTestCase):

@@ -22,17 +22,7 @@ from strata_harness import OVERLOADED, TIMEOUT
 PREFIX = b"wb:"
 
 
-class Keys:
-    n = 0
-
-    @classmethod
-    def new(cls, tag="k"):
-        cls.n += 1
-        return ("%s-%d" % (tag, cls.n)).encode()
-
-
-def K(tag="k"):
-    return Keys.new(tag)
+K = h.unique_key
 
 
 @unittest.skipUnless(rh.available(), "redis-server not installed")
@@ -50,11 +40,7 @@ class WriteBehindTestCase(h.StrataTestCase):
         self.wal_path = os.path.join(self.data, "wal")
 
     def start_redis(self, **kw):
-        r = rh.RedisServer(**kw)
-        self.addCleanup(r.cleanup)
-        self.addCleanup(r.stop)
-        r.start()
-        return r
+        return rh.start_for(self, **kw)
 
     def wb_args(self, redis=None, l3=True, args=()):
         a = ["--l3.enabled=%s" % ("true" if l3 else "false"),
