@@ -135,6 +135,10 @@ Wal::SeqState Wal::Impl::StateOf(uint64_t seq) const {
   // Read durable_seq first: a failed range is recorded before durable_seq
   // can move past it, so seeing the later durable_seq means seeing the range.
   const uint64_t durable = wal_->durable_seq();
+  // No write ever failed (the usual case): no lock on this per-ack path.
+  if (!any_failed_.load(std::memory_order_acquire)) {
+    return seq <= durable ? Wal::SeqState::kDurable : Wal::SeqState::kPending;
+  }
   std::lock_guard<std::mutex> lock(status_mu_);
   for (auto it = failed_ranges_.rbegin(); it != failed_ranges_.rend(); ++it) {
     if (seq >= it->first && seq <= it->second) return Wal::SeqState::kFailed;
@@ -493,6 +497,7 @@ void Wal::Impl::RecordError(const Status& s) {
 
 void Wal::Impl::AddFailedRange(uint64_t first, uint64_t last) {
   std::lock_guard<std::mutex> lock(status_mu_);
+  any_failed_.store(true, std::memory_order_release);
   if (!failed_ranges_.empty() && failed_ranges_.back().second + 1 == first) {
     failed_ranges_.back().second = last;
     return;

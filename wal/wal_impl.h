@@ -146,6 +146,7 @@ class Wal::Impl {
   mutable std::mutex status_mu_;
   Status last_error_;
   std::deque<std::pair<uint64_t, uint64_t>> failed_ranges_;
+  std::atomic<bool> any_failed_{false};  // failed_ranges_ was ever non-empty
   std::atomic<bool> failing_{false};
 
   std::mutex wakers_mu_;
