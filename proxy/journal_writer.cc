@@ -60,7 +60,7 @@ void JournalWriter::Write(const WriteBehind::Write& w, bool through, WriteCallba
   int64_t deadline = ack == WriteBehind::Ack::kConfirmed && through_timeout_ms_ > 0
                          ? clock_->NowMs() + through_timeout_ms_
                          : 0;
-  waiters_.push_back({j.seq, ack, std::string(w.key), j.applied, deadline, std::move(done)});
+  waiters_.push_back({j.seq, ack, j.applied, deadline, std::move(done)});
   if (!check_active_ && wb_->appender_writes()) {
     check_active_ = true;
     uv_check_start(check_, &JournalWriter::OnCheck);
@@ -91,7 +91,7 @@ void JournalWriter::Resolve() {
     waiters_.pop_front();
     WriteResult r;
     if (wb_->Failed(w.seq)) {
-      wb_->ResolveFailed(w.key, w.seq);
+      wb_->ResolveFailed(w.seq);
       r.status = wb_->wal_error();
       if (r.status.ok()) r.status = Status::Unavailable("wal: the write could not be made durable");
       w.done(r);

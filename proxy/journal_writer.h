@@ -52,7 +52,6 @@ class JournalWriter {
   struct Waiter {
     uint64_t seq;
     WriteBehind::Ack ack;
-    std::string key;
     bool applied;
     int64_t deadline_ms;  // 0 = none
     WriteCallback done;

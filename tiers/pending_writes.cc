@@ -30,6 +30,7 @@ void PendingWrites::PutLocked(Shard& shard, std::string_view key, PendingWrite w
   if (!inserted) {
     if (cur.seq >= w.seq) return;  // a newer write is already recorded
     bytes_.fetch_sub(Charge(key, cur), std::memory_order_relaxed);
+    w.has_older = true;
     if (w.op == PendingWrite::Op::kExpire && cur.op == PendingWrite::Op::kSet) {
       // The value stays; only its expiry changes.
       w.op = PendingWrite::Op::kSet;

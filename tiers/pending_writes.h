@@ -36,6 +36,9 @@ struct PendingWrite {
   Op op = Op::kSet;
   std::string value;         // kSet
   int64_t expire_at_ms = 0;  // kSet: 0 = none; kExpire: the new expiry
+  // It replaced an unconfirmed write of the key (which the drain queue still
+  // holds): if this one fails, that one is the key's state again.
+  bool has_older = false;
 };
 
 class PendingWrites {

@@ -8,7 +8,6 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -40,12 +39,25 @@ void ApplyToL1(L1Cache* l1, WriteBehind::Op op, std::string_view key, std::strin
 
 }  // namespace
 
-// One journaled write on its way to the tiers below L1.
+// One journaled write on its way to the tiers below L1. It stays in the
+// drain queue until every tier confirmed it (or it was withdrawn), so the
+// queue is also the history ResolveFailed restores from.
 struct DrainRecord {
   uint64_t seq = 0;
   WriteBehind::Op op = WriteBehind::Op::kSet;
   std::string key;
   std::string value;
+  int64_t expire_at_ms = 0;
+  uint8_t mask = 0;
+  bool withdrawn = false;  // under the drain's mu(): its journal write failed
+};
+
+// A batch's net effect on one key (views into the batch's DrainRecords).
+struct NetWrite {
+  uint64_t seq = 0;
+  WriteBehind::Op op = WriteBehind::Op::kSet;
+  std::string_view key;
+  std::string_view value;
   int64_t expire_at_ms = 0;
   uint8_t mask = 0;
 };
@@ -63,9 +75,9 @@ class WriteBehind::Drain {
   // (the drain may be idle: it starts its linger timer) or holds a full
   // minimum batch. In between, the linger timer takes what is queued.
   bool PushLocked(DrainRecord r) {
-    queued_bytes_ += r.key.size() + r.value.size();
     queue_.push_back(std::move(r));
-    return queue_.size() == 1 || queue_.size() >= wb_->o_.drain_min_batch;
+    const size_t waiting = queue_.size() - in_batch_;
+    return waiting == 1 || waiting >= wb_->o_.drain_min_batch;
   }
   // The drain stopped at a record the journal did not hold yet: whoever
   // writes the journal next (WriteBehind::WriteOut) notifies it. The
@@ -74,13 +86,34 @@ class WriteBehind::Drain {
     return wal_waiting_.load(std::memory_order_relaxed) &&
            wal_waiting_.exchange(false, std::memory_order_seq_cst);
   }
-  void Withdraw(uint64_t seq) {
-    std::lock_guard<std::mutex> lock(mu_);
-    withdrawn_.insert(seq);
+  // REQUIRES: mu() held. The queued record `seq`, or nullptr (records leave
+  // the queue only when confirmed or withdrawn).
+  DrainRecord* FindLocked(uint64_t seq) {
+    auto it = std::lower_bound(queue_.begin(), queue_.end(), seq,
+                               [](const DrainRecord& r, uint64_t s) { return r.seq < s; });
+    return it != queue_.end() && it->seq == seq ? &*it : nullptr;
+  }
+  // REQUIRES: mu() held. The unconfirmed records of `key` older than `seq`
+  // that still count (not withdrawn, not failed), oldest first, from the
+  // newest set or delete on (an expire-only tail has no base: the tiers
+  // below hold it).
+  std::vector<const DrainRecord*> HistoryLocked(std::string_view key, uint64_t seq) {
+    std::vector<const DrainRecord*> out;
+    auto end = std::lower_bound(queue_.begin(), queue_.end(), seq,
+                                [](const DrainRecord& r, uint64_t s) { return r.seq < s; });
+    for (auto it = end; it != queue_.begin();) {
+      const DrainRecord& r = *--it;
+      if (r.key != key || r.withdrawn) continue;
+      if (wb_->wal_->StateOf(r.seq) == Wal::SeqState::kFailed) continue;
+      out.push_back(&r);
+      if (r.op != WriteBehind::Op::kExpire) break;
+    }
+    std::reverse(out.begin(), out.end());
+    return out;
   }
   uint64_t backlog() {
     std::lock_guard<std::mutex> lock(mu_);
-    return queue_.size() + in_batch_;
+    return queue_.size();
   }
 
   Status Start();
@@ -111,9 +144,12 @@ class WriteBehind::Drain {
   WriteBehind* wb_;
   std::mutex mu_;
   std::condition_variable idle_cv_;
+  // In sequence order. The first in_batch_ records are the batch being
+  // applied: the drain reads them through batch_ without mu_ (a deque's
+  // push_back and pop_front keep references to the other elements valid, and
+  // nobody writes a record that is in a batch: it is durable, so never
+  // withdrawn); Complete pops them.
   std::deque<DrainRecord> queue_;
-  uint64_t queued_bytes_ = 0;
-  std::unordered_set<uint64_t> withdrawn_;
   size_t in_batch_ = 0;
   bool stopping_ = false;
 
@@ -132,10 +168,11 @@ class WriteBehind::Drain {
   std::mutex notify_mu_;
   bool accepting_ = false;  // under notify_mu_: async_ may be sent to
   std::unique_ptr<L2Tier> l2_;
-  std::vector<DrainRecord> batch_;
+  std::vector<const DrainRecord*> batch_;  // the records of the batch, in order
   // Reused per batch (no large allocation per batch: each one made glibc
   // consolidate its fastbins).
-  std::vector<DrainRecord> coalesced_;
+  std::vector<NetWrite> net_;          // the batch coalesced: one per key
+  std::vector<DrainRecord> done_;      // popped records, freed outside mu_
   std::unordered_map<std::string_view, size_t> index_;
   std::vector<L3Write> l3_writes_;
   uint64_t batch_last_seq_ = 0;
@@ -247,30 +284,30 @@ bool WriteBehind::Drain::TakeBatch() {
   std::lock_guard<std::mutex> lock(mu_);
   batch_.clear();
   uint64_t bytes = 0;
-  while (!queue_.empty() && batch_.size() < wb_->o_.batch_records &&
+  size_t n = 0;  // records covered, withdrawn ones included
+  while (n < queue_.size() && batch_.size() < wb_->o_.batch_records &&
          bytes < wb_->o_.batch_bytes) {
-    DrainRecord& r = queue_.front();
-    if (wb_->wal_->StateOf(r.seq) != Wal::SeqState::kDurable) {
-      // Not in the journal yet (or not synced, with wal.sync = always); if
-      // its write failed, the loop withdraws it.
-      auto w = withdrawn_.find(r.seq);
-      if (w == withdrawn_.end()) {
+    const DrainRecord& r = queue_[n];
+    if (!r.withdrawn) {
+      // Not in the journal yet (or not synced, with wal.sync = always): wait.
+      // If its write failed, the loop withdraws it (ResolveFailed).
+      if (wb_->wal_->StateOf(r.seq) != Wal::SeqState::kDurable) {
         wal_waiting_.store(true, std::memory_order_seq_cst);
         break;
       }
-      withdrawn_.erase(w);
-      queued_bytes_ -= r.key.size() + r.value.size();
-      queue_.pop_front();
-      continue;
+      bytes += r.key.size() + r.value.size();
+      batch_.push_back(&r);
     }
-    bytes += r.key.size() + r.value.size();
-    queued_bytes_ -= r.key.size() + r.value.size();
-    batch_.push_back(std::move(r));
-    queue_.pop_front();
+    ++n;
   }
-  in_batch_ = batch_.size();
-  if (batch_.empty()) return false;
-  batch_last_seq_ = batch_.back().seq;
+  if (batch_.empty()) {
+    // Only withdrawn records: drop them.
+    for (size_t i = 0; i < n; ++i) queue_.pop_front();
+    in_batch_ = 0;
+    return false;
+  }
+  in_batch_ = n;
+  batch_last_seq_ = batch_.back()->seq;
   return true;
 }
 
@@ -280,38 +317,31 @@ void WriteBehind::Drain::Coalesce() {
   std::unordered_map<std::string_view, size_t>& index = index_;
   index.clear();
   index.reserve(batch_.size());
-  std::vector<DrainRecord>& out = coalesced_;
+  std::vector<NetWrite>& out = net_;
   out.clear();
   out.reserve(batch_.size());
   uint64_t folded = 0;
-  for (DrainRecord& r : batch_) {
-    auto it = index.find(r.key);
+  for (const DrainRecord* r : batch_) {
+    auto it = index.find(r->key);
     if (it == index.end()) {
-      out.push_back(std::move(r));
+      out.push_back(NetWrite{r->seq, r->op, r->key, r->value, r->expire_at_ms, r->mask});
       index.emplace(out.back().key, out.size() - 1);
       continue;
     }
-    DrainRecord& cur = out[it->second];
+    NetWrite& cur = out[it->second];
     ++folded;
-    if (r.op == Op::kExpire) {
-      if (cur.op == Op::kSet) {
-        cur.expire_at_ms = r.expire_at_ms;
-      } else if (cur.op == Op::kExpire) {
-        cur.expire_at_ms = r.expire_at_ms;
-      }  // expire after delete: still deleted
-      cur.seq = r.seq;
+    cur.seq = r->seq;
+    if (r->op == Op::kExpire) {
+      // On a set or an expire: the new expiry; after a delete: still deleted.
+      if (cur.op != Op::kDelete) cur.expire_at_ms = r->expire_at_ms;
     } else {
-      // A set or delete replaces whatever came before. The key's storage is
-      // the map's key view: keep it stable by moving only the other fields.
-      cur.seq = r.seq;
-      cur.op = r.op;
-      cur.value = std::move(r.value);
-      cur.expire_at_ms = r.expire_at_ms;
-      cur.mask = r.mask;
+      // A set or delete replaces whatever came before.
+      cur.op = r->op;
+      cur.value = r->value;
+      cur.expire_at_ms = r->expire_at_ms;
+      cur.mask = r->mask;
     }
   }
-  batch_.swap(out);
-  out.clear();
   index.clear();
   Bump(wb_->counters_.coalesced, folded);
 }
@@ -320,8 +350,8 @@ void WriteBehind::Drain::Apply() {
   if (!l3_done_) {
     std::vector<L3Write>& writes = l3_writes_;
     writes.clear();
-    writes.reserve(batch_.size());
-    for (const DrainRecord& r : batch_) {
+    writes.reserve(net_.size());
+    for (const NetWrite& r : net_) {
       if (!(r.mask & kTierL3)) continue;
       L3Write w;
       w.key = r.key;
@@ -338,7 +368,7 @@ void WriteBehind::Drain::Apply() {
       writes.push_back(std::move(w));
     }
     Status s = writes.empty() ? Status::Ok() : wb_->o_.l3->Write(writes);
-    writes.clear();  // views into batch_
+    writes.clear();  // views into the batch's records
     if (s.ok()) {
       l3_done_ = true;
     } else {
@@ -364,7 +394,7 @@ void WriteBehind::Drain::ApplyL2() {
       TierDone();
     }
   };
-  for (const DrainRecord& r : batch_) {
+  for (const NetWrite& r : net_) {
     if (!(r.mask & kTierL2)) continue;
     ++l2_outstanding_;
     if (r.op == Op::kSet) {
@@ -426,10 +456,12 @@ void WriteBehind::Drain::PersistCheckpoint() {
 
 void WriteBehind::Drain::Complete() {
   uint64_t seq = batch_last_seq_;
-  for (const DrainRecord& r : batch_) wb_->o_.pending->Confirm(r.key, seq);
-  Bump(wb_->counters_.drained_records, in_batch_);
+  for (const NetWrite& r : net_) wb_->o_.pending->Confirm(r.key, seq);
+  net_.clear();
+  const uint64_t n = batch_.size();
+  batch_.clear();
+  Bump(wb_->counters_.drained_records, n);
   Bump(wb_->counters_.batches);
-  uint64_t n = in_batch_;
   wb_->counters_.batch_records.Record(n);
   if (n > wb_->counters_.batch_records_max.load(std::memory_order_relaxed)) {
     wb_->counters_.batch_records_max.store(n, std::memory_order_relaxed);
@@ -440,9 +472,13 @@ void WriteBehind::Drain::Complete() {
   wb_->confirmed_seq_.store(seq, std::memory_order_release);
   {
     std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = 0; i < in_batch_; ++i) {
+      done_.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
     in_batch_ = 0;
   }
-  batch_.clear();
+  done_.clear();  // frees the records outside mu_
   busy_ = false;
   wb_->Wake();
   Pump();
@@ -452,7 +488,7 @@ uint64_t WriteBehind::Drain::Stop(int64_t deadline_ms) {
   if (!started_) return backlog();
   {
     std::unique_lock<std::mutex> lock(mu_);
-    while ((!queue_.empty() || in_batch_ > 0) && wb_->clock_->NowMs() < deadline_ms) {
+    while (!queue_.empty() && wb_->clock_->NowMs() < deadline_ms) {
       lock.unlock();
       Notify();
       lock.lock();
@@ -552,22 +588,24 @@ WriteBehind::Journaled WriteBehind::Journal(const Write& w) {
 
   // Does the key exist, as this sidecar knows it? (nx/xx, and "applied" for
   // delete/expire.) A pending write is newer than anything in L1.
-  bool exists;
-  const PendingWrite* p = shard.map.empty() ? nullptr : PendingWrites::FindLocked(shard, w.key);
-  if (p != nullptr && p->op != PendingWrite::Op::kExpire) {
-    exists = p->op == PendingWrite::Op::kSet &&
+  // A plain set does not ask (one L1 lookup less per set).
+  auto exists = [&] {
+    const PendingWrite* p =
+        shard.map.empty() ? nullptr : PendingWrites::FindLocked(shard, w.key);
+    if (p != nullptr && p->op != PendingWrite::Op::kExpire) {
+      return p->op == PendingWrite::Op::kSet &&
              (p->expire_at_ms == 0 || p->expire_at_ms > clock_->NowMs());
-  } else {
-    exists = l1->TtlMs(w.key) != -2;
-  }
+    }
+    return l1->TtlMs(w.key) != -2;
+  };
   if (op == Op::kSet) {
-    if ((w.condition == WriteCondition::kIfAbsent && exists) ||
-        (w.condition == WriteCondition::kIfPresent && !exists)) {
+    if ((w.condition == WriteCondition::kIfAbsent && exists()) ||
+        (w.condition == WriteCondition::kIfPresent && !exists())) {
       return out;  // ok, not applied, nothing journaled
     }
     out.applied = true;
   } else {
-    out.applied = exists;
+    out.applied = exists();
   }
 
   bool notify = false;
@@ -636,13 +674,41 @@ bool WriteBehind::Failed(uint64_t seq) const {
   return wal_->StateOf(seq) == Wal::SeqState::kFailed;
 }
 
-void WriteBehind::ResolveFailed(std::string_view key, uint64_t seq) {
+void WriteBehind::ResolveFailed(uint64_t seq) {
+  std::string key;
+  {
+    std::lock_guard<std::mutex> qlock(drain_->mu());
+    DrainRecord* r = drain_->FindLocked(seq);
+    if (r == nullptr || r->withdrawn) return;  // resolved already
+    r->withdrawn = true;  // the drain skips it
+    key = r->key;
+  }
   Bump(counters_.wal_failures);
-  drain_->Withdraw(seq);
+  // Lock order as in Journal: the key's shard, then the drain queue.
   PendingWrites::Shard& shard = o_.pending->ShardFor(key);
-  std::lock_guard<SpinLock> lock(shard.mu);
-  if (o_.pending->EraseIfSeqLocked(shard, key, seq)) {
-    o_.l1->Erase(key);  // it was still the newest write of the key: take it back
+  {
+    std::lock_guard<SpinLock> lock(shard.mu);
+    const PendingWrite* p = PendingWrites::FindLocked(shard, key);
+    if (p != nullptr && p->seq == seq) {
+      // The failed write was the newest of its key: take it back. If earlier
+      // writes of the key are still unconfirmed, the newest that counts is
+      // the key's acknowledged state again (read-your-writes); otherwise the
+      // tiers below hold it.
+      const bool has_older = p->has_older;
+      o_.pending->EraseIfSeqLocked(shard, key, seq);
+      if (has_older) {
+        std::lock_guard<std::mutex> qlock(drain_->mu());
+        for (const DrainRecord* r : drain_->HistoryLocked(key, seq)) {
+          PendingWrite w;
+          w.seq = r->seq;
+          w.op = static_cast<PendingWrite::Op>(r->op);
+          w.value = r->value;
+          w.expire_at_ms = r->expire_at_ms;
+          o_.pending->PutLocked(shard, key, std::move(w));
+        }
+      }
+      o_.l1->Erase(key);  // L1 held the failed value; reads now find the pending one
+    }
   }
   drain_->Notify();
 }

@@ -24,8 +24,10 @@
 //   kConfirmed  write "through": ack when confirmed_seq() >= seq (every tier
 //               below L1 has it).
 // A write whose journal write failed (disk full) is withdrawn from L1, the
-// pending map and the drain, and answered with the error (see ResolveFailed);
-// in every mode the drain takes only records the journal holds.
+// pending map and the drain, and answered with the error (see ResolveFailed):
+// the key reads as before that write (the newest earlier acknowledged write
+// that is still unconfirmed, else whatever the tiers below hold). In every
+// mode the drain takes only records the journal holds.
 //
 // Start and stop. Open() replays the WAL after its checkpoint into L1, the
 // pending map and the drain queue, then starts the drain. Stop() lets the
@@ -131,9 +133,9 @@ class WriteBehind {
   bool appender_writes() const { return o_.wal.appender_writes && o_.wal.sync != WalSync::kAlways; }
   bool Satisfied(uint64_t seq, Ack ack) const;
   // The WAL could not make `seq` durable: the write is lost; call
-  // ResolveFailed(key, seq) and answer with wal_error().
+  // ResolveFailed(seq) (once) and answer with wal_error().
   bool Failed(uint64_t seq) const;
-  void ResolveFailed(std::string_view key, uint64_t seq);
+  void ResolveFailed(uint64_t seq);
   Status wal_error() const;
 
   uint64_t confirmed_seq() const { return confirmed_seq_.load(std::memory_order_acquire); }

@@ -1,0 +1,176 @@
+// WriteBehind with a journal that runs out of space (FaultFs) and an L2 that
+// is down (a Unix socket path nobody listens on), so that acknowledged writes
+// stay unconfirmed in the pending map and the drain queue.
+#include "tiers/write_behind.h"
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "tests/wal/wal_test_util.h"
+
+namespace strata {
+namespace {
+
+using wal_test::FaultFs;
+
+class Fixture {
+ public:
+  Fixture() : l1_(L1Options{}) {
+    WriteBehindOptions o;
+    o.wal.dir = "/wal";
+    o.wal.fs = &fs_;
+    o.wal.sync = WalSync::kNever;  // the WAL thread writes each group
+    o.l1 = &l1_;
+    o.pending = &pending_;
+    o.l2 = true;  // down: nothing is ever confirmed
+    RedisEndpoint dead;
+    dead.kind = RedisEndpoint::Kind::kUnix;
+    dead.path = "/nonexistent/strata-write-behind-test.sock";
+    o.l2_options.endpoints.push_back(dead);
+    o.retry_base_ms = 1000;
+    auto wb = WriteBehind::Open(std::move(o));
+    REQUIRE(wb.ok());
+    wb_ = std::move(wb).value();
+  }
+
+  // Journals a set and waits until the journal wrote it or failed it;
+  // returns whether it was written (a failed one is resolved here, as the
+  // loop's JournalWriter does).
+  bool Set(const std::string& key, const std::string& value, uint64_t* seq = nullptr) {
+    WriteBehind::Write w;
+    w.key = key;
+    w.value = value;
+    return Finish(w, seq);
+  }
+  bool Expire(const std::string& key, int64_t at_ms) {
+    WriteBehind::Write w;
+    w.op = WriteBehind::Op::kExpire;
+    w.key = key;
+    w.expire_at_ms = at_ms;
+    return Finish(w, nullptr);
+  }
+  bool Delete(const std::string& key) {
+    WriteBehind::Write w;
+    w.op = WriteBehind::Op::kDelete;
+    w.key = key;
+    return Finish(w, nullptr);
+  }
+
+  // What a read on this sidecar answers (L1, then the pending map); the
+  // tiers below hold nothing (L2 is down).
+  std::string Read(const std::string& key) {
+    std::string v;
+    if (l1_.Lookup(key, &v)) return v;
+    PendingWrite p;
+    if (pending_.Lookup(key, &p) && p.op == PendingWrite::Op::kSet) return p.value;
+    return "(nil)";
+  }
+
+  FaultFs fs_;
+  L1Cache l1_;
+  PendingWrites pending_;
+  std::unique_ptr<WriteBehind> wb_;
+
+ private:
+  bool Finish(const WriteBehind::Write& w, uint64_t* seq_out) {
+    WriteBehind::Journaled j = wb_->Journal(w);
+    REQUIRE(j.status.ok());
+    REQUIRE(j.seq != 0);
+    if (seq_out != nullptr) *seq_out = j.seq;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (wb_->Failed(j.seq)) {
+        wb_->ResolveFailed(j.seq);
+        return false;
+      }
+      if (wb_->Satisfied(j.seq, WriteBehind::Ack::kWritten)) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    FAIL("write " << j.seq << " neither written nor failed within 10 s");
+    return false;
+  }
+};
+
+TEST_CASE("write-behind: a failed rewrite leaves the key's acknowledged value readable",
+          "[write_behind]") {
+  Fixture f;
+  REQUIRE(f.Set("k", "A"));
+  REQUIRE(f.Set("other", "x"));
+  CHECK(f.Read("k") == "A");
+
+  f.fs_.SetCapacity(0);  // the disk is full
+  CHECK_FALSE(f.Set("k", "B"));
+  // B is taken back; A (acknowledged, still unconfirmed) is the answer.
+  CHECK(f.Read("k") == "A");
+  CHECK_FALSE(f.l1_.Lookup("k", nullptr));  // L1 dropped B; the pending map answers
+  PendingWrite p;
+  REQUIRE(f.pending_.Lookup("k", &p));
+  CHECK(p.value == "A");
+  CHECK(f.wb_->counters().wal_failures.load() == 1);
+
+  // A key whose only write failed reads as absent, as before.
+  CHECK_FALSE(f.Set("fresh", "F"));
+  CHECK(f.Read("fresh") == "(nil)");
+  CHECK_FALSE(f.pending_.Lookup("fresh", &p));
+
+  // Space returns: writes work again, and the failed ones never reach the
+  // drain (every record still queued is one that was written).
+  f.fs_.SetCapacity(UINT64_MAX);
+  REQUIRE(f.Set("k", "C"));
+  CHECK(f.Read("k") == "C");
+  CHECK(f.wb_->backlog_records() == 5);  // k=A, other, k=B (withdrawn), fresh (withdrawn), k=C
+}
+
+TEST_CASE("write-behind: several failed rewrites restore the newest write that counts",
+          "[write_behind]") {
+  Fixture f;
+  REQUIRE(f.Set("k", "A"));
+  const int64_t at = SystemClock::Default()->NowMs() + 3'600'000;
+  REQUIRE(f.Expire("k", at));  // merged into the pending set: A with an expiry
+
+  f.fs_.SetCapacity(0);
+  // Journal two more writes of k before either is resolved: both fail.
+  WriteBehind::Write b;
+  b.key = "k";
+  b.value = "B";
+  WriteBehind::Journaled jb = f.wb_->Journal(b);
+  WriteBehind::Write d;
+  d.op = WriteBehind::Op::kDelete;
+  d.key = "k";
+  WriteBehind::Journaled jd = f.wb_->Journal(d);
+  REQUIRE(jb.seq != 0);
+  REQUIRE(jd.seq > jb.seq);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!(f.wb_->Failed(jb.seq) && f.wb_->Failed(jd.seq)) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  REQUIRE(f.wb_->Failed(jd.seq));
+  // The newest is resolved first: B is skipped (it failed too).
+  f.wb_->ResolveFailed(jd.seq);
+  PendingWrite p;
+  REQUIRE(f.pending_.Lookup("k", &p));
+  CHECK(p.op == PendingWrite::Op::kSet);
+  CHECK(p.value == "A");
+  CHECK(p.expire_at_ms == at);
+  f.wb_->ResolveFailed(jb.seq);  // no longer the newest: nothing changes
+  f.wb_->ResolveFailed(jb.seq);  // twice is harmless
+  REQUIRE(f.pending_.Lookup("k", &p));
+  CHECK(p.value == "A");
+  CHECK(f.Read("k") == "A");
+  CHECK(f.wb_->counters().wal_failures.load() == 2);
+
+  // A failed write after an acknowledged delete: the key stays deleted.
+  f.fs_.SetCapacity(UINT64_MAX);
+  REQUIRE(f.Delete("k"));
+  f.fs_.SetCapacity(0);
+  CHECK_FALSE(f.Set("k", "E"));
+  REQUIRE(f.pending_.Lookup("k", &p));
+  CHECK(p.op == PendingWrite::Op::kDelete);
+  CHECK(f.Read("k") == "(nil)");
+}
+
+}  // namespace
+}  // namespace strata
