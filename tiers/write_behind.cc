@@ -1,8 +1,14 @@
 #include "tiers/write_behind.h"
 
+#include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -214,7 +220,21 @@ Status WriteBehind::Drain::Start() {
   return Status::Ok();
 }
 
-void WriteBehind::Drain::Run() { uv_run(&loop_, UV_RUN_DEFAULT); }
+void WriteBehind::Drain::Run() {
+  pthread_setname_np(pthread_self(), "strata-drain");  // for top -H, perf, /proc
+  // Linux: a nice value is per thread (setpriority(2) on the thread id).
+  const int nice = wb_->o_.drain_nice;
+  if (nice > 0) {
+    const auto tid = static_cast<id_t>(syscall(SYS_gettid));
+    errno = 0;
+    const int cur = getpriority(PRIO_PROCESS, tid);
+    if (errno != 0 || setpriority(PRIO_PROCESS, tid, std::min(19, cur + nice)) != 0) {
+      LOG_WARN("write-behind: could not lower the drain thread's priority: %s",
+               std::strerror(errno));
+    }
+  }
+  uv_run(&loop_, UV_RUN_DEFAULT);
+}
 
 void WriteBehind::Drain::OnAsync(uv_async_t* a) {
   auto* d = static_cast<Drain*>(a->data);

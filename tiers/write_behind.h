@@ -81,6 +81,11 @@ struct WriteBehindOptions {
   // write and a wake-up, dominate small batches). 0 = never wait.
   size_t drain_min_batch = 64;
   int64_t drain_linger_ms = 1;
+  // The drain thread runs this much nicer than the loops (0 = as nice as
+  // they are): it is not on any request's path, and on a sidecar's few cores
+  // it should yield to the loops (and to the application). It catches up in
+  // bigger, cheaper batches; wal.max_bytes bounds how far it may fall behind.
+  int drain_nice = 10;
   int64_t retry_base_ms = 50;
   int64_t retry_max_ms = 5000;
   Clock* clock = nullptr;  // nullptr = SystemClock

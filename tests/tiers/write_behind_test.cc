@@ -3,8 +3,14 @@
 // stay unconfirmed in the pending map and the drain queue.
 #include "tiers/write_behind.h"
 
+#include <sys/resource.h>
+
 #include <catch2/catch.hpp>
+#include <cerrno>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -170,6 +176,40 @@ TEST_CASE("write-behind: several failed rewrites restore the newest write that c
   REQUIRE(f.pending_.Lookup("k", &p));
   CHECK(p.op == PendingWrite::Op::kDelete);
   CHECK(f.Read("k") == "(nil)");
+}
+
+// The nice value of this process's thread named `name`, or -100 if none.
+int NiceOfThread(const std::string& name) {
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string c;
+    std::getline(comm, c);
+    if (c != name) continue;
+    std::ifstream stat(task.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    // Fields after "(comm) ": state is field 3, nice field 19.
+    std::istringstream rest(line.substr(line.rfind(')') + 2));
+    std::string field;
+    for (int i = 3; i <= 19; ++i) rest >> field;
+    return std::stoi(field);
+  }
+  return -100;
+}
+
+TEST_CASE("write-behind: the drain thread is named and runs nicer than the loops",
+          "[write_behind]") {
+  errno = 0;
+  const int ours = getpriority(PRIO_PROCESS, 0);
+  REQUIRE(errno == 0);
+  Fixture f;
+  int nice = -100;
+  for (int i = 0; i < 1000 && nice != std::min(19, ours + 10); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // it sets it when it starts
+    nice = NiceOfThread("strata-drain");
+  }
+  CHECK(nice == std::min(19, ours + 10));
+  CHECK(getpriority(PRIO_PROCESS, 0) == ours);  // the caller's thread is untouched
 }
 
 }  // namespace
