@@ -13,7 +13,8 @@
 // the WAL, this map and L1 in the same order.
 //
 // Thread affinity: any thread. Memory: bounded by the WAL backlog bound
-// (wal.max_bytes), since every entry is also an unconfirmed WAL record.
+// (wal.max_bytes), since every entry is also an unconfirmed WAL record; an
+// entry shares its records with the drain queue (WriteRecord).
 #pragma once
 
 #include <atomic>
@@ -30,15 +31,57 @@
 
 namespace strata {
 
-struct PendingWrite {
+// One journaled write: its key and value in a single allocation, shared by
+// the drain queue and the pending map (reference counted: whichever lets go
+// last frees it). A write costs one allocation here, not a copy per holder.
+// Immutable once published, except `withdrawn` (guarded by the drain queue's
+// mutex). Any thread.
+class WriteRecord {
+ public:
   enum class Op : uint8_t { kSet, kDelete, kExpire };
+
+  // Returns a record with `refs` owners (each calls Unref once).
+  static WriteRecord* Make(Op op, std::string_view key, std::string_view value,
+                           int64_t expire_at_ms, uint8_t mask, uint32_t refs);
+  WriteRecord(const WriteRecord&) = delete;
+  WriteRecord& operator=(const WriteRecord&) = delete;
+
+  void Ref() { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void Unref() {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) Free();
+  }
+
+  std::string_view key() const { return {data(), key_size_}; }
+  std::string_view value() const { return {data() + key_size_, value_size_}; }
+
+  uint64_t seq = 0;  // set once, before the record is shared
+  const Op op;
+  const uint8_t mask;        // which tiers (write_behind.h's TierMask)
+  bool withdrawn = false;    // under the drain queue's mutex: its journal write failed
+  const int64_t expire_at_ms;  // kSet: 0 = none; kExpire: the new expiry
+
+ private:
+  WriteRecord(Op op, uint32_t key_size, uint32_t value_size, int64_t expire_at_ms, uint8_t mask,
+              uint32_t refs)
+      : op(op), mask(mask), expire_at_ms(expire_at_ms), refs_(refs), key_size_(key_size),
+        value_size_(value_size) {}
+  ~WriteRecord() = default;
+  void Free();
+  const char* data() const { return reinterpret_cast<const char*>(this + 1); }
+  char* data() { return reinterpret_cast<char*>(this + 1); }
+
+  std::atomic<uint32_t> refs_;
+  const uint32_t key_size_;
+  const uint32_t value_size_;
+};
+
+// A key's pending state, copied out for a reader.
+struct PendingWrite {
+  using Op = WriteRecord::Op;
   uint64_t seq = 0;
   Op op = Op::kSet;
   std::string value;         // kSet
   int64_t expire_at_ms = 0;  // kSet: 0 = none; kExpire: the new expiry
-  // It replaced an unconfirmed write of the key (which the drain queue still
-  // holds): if this one fails, that one is the key's state again.
-  bool has_older = false;
 };
 
 class PendingWrites {
@@ -48,18 +91,37 @@ class PendingWrites {
     using is_transparent = void;
     size_t operator()(std::string_view k) const { return std::hash<std::string_view>{}(k); }
   };
+  // A key's newest unconfirmed write, with an expire folded into the set
+  // before it. Holds a reference to each record it points to.
+  struct Entry {
+    WriteRecord* key_rec = nullptr;  // its key is the map's key (storage)
+    WriteRecord* val_rec = nullptr;  // kSet: the record holding the value
+    uint64_t seq = 0;                // the newest write folded in
+    WriteRecord::Op op = WriteRecord::Op::kSet;
+    int64_t expire_at_ms = 0;
+    // It replaced an unconfirmed write of the key (which the drain queue
+    // still holds): if this one fails, that one is the key's state again.
+    bool has_older = false;
+    std::string_view value() const { return val_rec ? val_rec->value() : std::string_view(); }
+  };
   struct Shard {
     SpinLock mu;
-    std::unordered_map<std::string, PendingWrite, ViewHash, std::equal_to<>> map;
+    std::unordered_map<std::string_view, Entry, ViewHash, std::equal_to<>> map;
   };
+
+  PendingWrites() = default;
+  ~PendingWrites();
+  PendingWrites(const PendingWrites&) = delete;
+  PendingWrites& operator=(const PendingWrites&) = delete;
 
   Shard& ShardFor(std::string_view key);
 
   // REQUIRES: shard.mu held. Returns the entry or nullptr.
-  static const PendingWrite* FindLocked(Shard& shard, std::string_view key);
-  // REQUIRES: shard.mu held. Records `w` unless a newer write is there. An
-  // expire over a pending set merges into it (the set with the new expiry).
-  void PutLocked(Shard& shard, std::string_view key, PendingWrite w);
+  static const Entry* FindLocked(Shard& shard, std::string_view key);
+  // REQUIRES: shard.mu held. Records `r` (taking the references it keeps)
+  // unless a newer write is there. An expire over a pending set merges into
+  // it (the set with the new expiry).
+  void PutLocked(Shard& shard, WriteRecord* r);
 
   // REQUIRES: shard.mu held. Removes the entry if it is exactly write `seq`.
   bool EraseIfSeqLocked(Shard& shard, std::string_view key, uint64_t seq);
@@ -74,6 +136,9 @@ class PendingWrites {
   uint64_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
 
  private:
+  using Map = std::unordered_map<std::string_view, Entry, ViewHash, std::equal_to<>>;
+  void EraseLocked(Shard& shard, Map::iterator it);
+
   static constexpr size_t kShards = 64;
   Shard shards_[kShards];
   std::atomic<uint64_t> size_{0};

@@ -45,20 +45,7 @@ void ApplyToL1(L1Cache* l1, WriteBehind::Op op, std::string_view key, std::strin
 
 }  // namespace
 
-// One journaled write on its way to the tiers below L1. It stays in the
-// drain queue until every tier confirmed it (or it was withdrawn), so the
-// queue is also the history ResolveFailed restores from.
-struct DrainRecord {
-  uint64_t seq = 0;
-  WriteBehind::Op op = WriteBehind::Op::kSet;
-  std::string key;
-  std::string value;
-  int64_t expire_at_ms = 0;
-  uint8_t mask = 0;
-  bool withdrawn = false;  // under the drain's mu(): its journal write failed
-};
-
-// A batch's net effect on one key (views into the batch's DrainRecords).
+// A batch's net effect on one key (views into the batch's records).
 struct NetWrite {
   uint64_t seq = 0;
   WriteBehind::Op op = WriteBehind::Op::kSet;
@@ -73,6 +60,9 @@ struct NetWrite {
 class WriteBehind::Drain {
  public:
   explicit Drain(WriteBehind* wb) : wb_(wb) {}
+  ~Drain() {
+    for (WriteRecord* r : queue_) r->Unref();  // left for the next start's replay
+  }
 
   // Under mu(): Journal appends to the WAL and pushes here in one step, so
   // the queue is in sequence order.
@@ -80,8 +70,9 @@ class WriteBehind::Drain {
   // Returns whether the drain should be notified now: the queue was empty
   // (the drain may be idle: it starts its linger timer) or holds a full
   // minimum batch. In between, the linger timer takes what is queued.
-  bool PushLocked(DrainRecord r) {
-    queue_.push_back(std::move(r));
+  // Takes over one reference of `r`.
+  bool PushLocked(WriteRecord* r) {
+    queue_.push_back(r);
     const size_t waiting = queue_.size() - in_batch_;
     return waiting == 1 || waiting >= wb_->o_.drain_min_batch;
   }
@@ -94,25 +85,25 @@ class WriteBehind::Drain {
   }
   // REQUIRES: mu() held. The queued record `seq`, or nullptr (records leave
   // the queue only when confirmed or withdrawn).
-  DrainRecord* FindLocked(uint64_t seq) {
+  WriteRecord* FindLocked(uint64_t seq) {
     auto it = std::lower_bound(queue_.begin(), queue_.end(), seq,
-                               [](const DrainRecord& r, uint64_t s) { return r.seq < s; });
-    return it != queue_.end() && it->seq == seq ? &*it : nullptr;
+                               [](const WriteRecord* r, uint64_t s) { return r->seq < s; });
+    return it != queue_.end() && (*it)->seq == seq ? *it : nullptr;
   }
   // REQUIRES: mu() held. The unconfirmed records of `key` older than `seq`
   // that still count (not withdrawn, not failed), oldest first, from the
   // newest set or delete on (an expire-only tail has no base: the tiers
   // below hold it).
-  std::vector<const DrainRecord*> HistoryLocked(std::string_view key, uint64_t seq) {
-    std::vector<const DrainRecord*> out;
+  std::vector<WriteRecord*> HistoryLocked(std::string_view key, uint64_t seq) {
+    std::vector<WriteRecord*> out;
     auto end = std::lower_bound(queue_.begin(), queue_.end(), seq,
-                                [](const DrainRecord& r, uint64_t s) { return r.seq < s; });
+                                [](const WriteRecord* r, uint64_t s) { return r->seq < s; });
     for (auto it = end; it != queue_.begin();) {
-      const DrainRecord& r = *--it;
-      if (r.key != key || r.withdrawn) continue;
-      if (wb_->wal_->StateOf(r.seq) == Wal::SeqState::kFailed) continue;
-      out.push_back(&r);
-      if (r.op != WriteBehind::Op::kExpire) break;
+      WriteRecord* r = *--it;
+      if (r->key() != key || r->withdrawn) continue;
+      if (wb_->wal_->StateOf(r->seq) == Wal::SeqState::kFailed) continue;
+      out.push_back(r);
+      if (r->op != WriteBehind::Op::kExpire) break;
     }
     std::reverse(out.begin(), out.end());
     return out;
@@ -150,12 +141,11 @@ class WriteBehind::Drain {
   WriteBehind* wb_;
   std::mutex mu_;
   std::condition_variable idle_cv_;
-  // In sequence order. The first in_batch_ records are the batch being
-  // applied: the drain reads them through batch_ without mu_ (a deque's
-  // push_back and pop_front keep references to the other elements valid, and
-  // nobody writes a record that is in a batch: it is durable, so never
+  // In sequence order, one reference each. The first in_batch_ records are
+  // the batch being applied: the drain reads them through batch_ without mu_
+  // (nobody writes a record that is in a batch: it is durable, so never
   // withdrawn); Complete pops them.
-  std::deque<DrainRecord> queue_;
+  std::deque<WriteRecord*> queue_;
   size_t in_batch_ = 0;
   bool stopping_ = false;
 
@@ -174,11 +164,11 @@ class WriteBehind::Drain {
   std::mutex notify_mu_;
   bool accepting_ = false;  // under notify_mu_: async_ may be sent to
   std::unique_ptr<L2Tier> l2_;
-  std::vector<const DrainRecord*> batch_;  // the records of the batch, in order
+  std::vector<const WriteRecord*> batch_;  // the records of the batch, in order
   // Reused per batch (no large allocation per batch: each one made glibc
   // consolidate its fastbins).
   std::vector<NetWrite> net_;          // the batch coalesced: one per key
-  std::vector<DrainRecord> done_;      // popped records, freed outside mu_
+  std::vector<WriteRecord*> done_;     // popped records, released outside mu_
   std::unordered_map<std::string_view, size_t> index_;
   std::vector<L3Write> l3_writes_;
   uint64_t batch_last_seq_ = 0;
@@ -307,22 +297,25 @@ bool WriteBehind::Drain::TakeBatch() {
   size_t n = 0;  // records covered, withdrawn ones included
   while (n < queue_.size() && batch_.size() < wb_->o_.batch_records &&
          bytes < wb_->o_.batch_bytes) {
-    const DrainRecord& r = queue_[n];
-    if (!r.withdrawn) {
+    const WriteRecord* r = queue_[n];
+    if (!r->withdrawn) {
       // Not in the journal yet (or not synced, with wal.sync = always): wait.
       // If its write failed, the loop withdraws it (ResolveFailed).
-      if (wb_->wal_->StateOf(r.seq) != Wal::SeqState::kDurable) {
+      if (wb_->wal_->StateOf(r->seq) != Wal::SeqState::kDurable) {
         wal_waiting_.store(true, std::memory_order_seq_cst);
         break;
       }
-      bytes += r.key.size() + r.value.size();
-      batch_.push_back(&r);
+      bytes += r->key().size() + r->value().size();
+      batch_.push_back(r);
     }
     ++n;
   }
   if (batch_.empty()) {
     // Only withdrawn records: drop them.
-    for (size_t i = 0; i < n; ++i) queue_.pop_front();
+    for (size_t i = 0; i < n; ++i) {
+      queue_.front()->Unref();
+      queue_.pop_front();
+    }
     in_batch_ = 0;
     return false;
   }
@@ -341,10 +334,10 @@ void WriteBehind::Drain::Coalesce() {
   out.clear();
   out.reserve(batch_.size());
   uint64_t folded = 0;
-  for (const DrainRecord* r : batch_) {
-    auto it = index.find(r->key);
+  for (const WriteRecord* r : batch_) {
+    auto it = index.find(r->key());
     if (it == index.end()) {
-      out.push_back(NetWrite{r->seq, r->op, r->key, r->value, r->expire_at_ms, r->mask});
+      out.push_back(NetWrite{r->seq, r->op, r->key(), r->value(), r->expire_at_ms, r->mask});
       index.emplace(out.back().key, out.size() - 1);
       continue;
     }
@@ -357,7 +350,7 @@ void WriteBehind::Drain::Coalesce() {
     } else {
       // A set or delete replaces whatever came before.
       cur.op = r->op;
-      cur.value = r->value;
+      cur.value = r->value();
       cur.expire_at_ms = r->expire_at_ms;
       cur.mask = r->mask;
     }
@@ -493,12 +486,13 @@ void WriteBehind::Drain::Complete() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (size_t i = 0; i < in_batch_; ++i) {
-      done_.push_back(std::move(queue_.front()));
+      done_.push_back(queue_.front());
       queue_.pop_front();
     }
     in_batch_ = 0;
   }
-  done_.clear();  // frees the records outside mu_
+  for (WriteRecord* r : done_) r->Unref();  // outside mu_
+  done_.clear();
   busy_ = false;
   wb_->Wake();
   Pump();
@@ -546,29 +540,23 @@ StatusOr<std::unique_ptr<WriteBehind>> WriteBehind::Open(WriteBehindOptions opti
   WriteBehind* self = wb.get();
   int64_t now = wb->clock_->NowMs();
   auto replay = [self, now](const WalRecord& rec) {
-    DrainRecord r;
-    r.seq = rec.seq;
-    r.op = rec.op == WalOp::kSet ? Op::kSet : rec.op == WalOp::kDelete ? Op::kDelete : Op::kExpire;
-    r.key.assign(rec.key);
-    r.value.assign(rec.value);
-    r.expire_at_ms = rec.expire_at_ms;
-    r.mask = self->o_.tiers_for_key(r.key);
-    PendingWrites::Shard& shard = self->o_.pending->ShardFor(r.key);
+    const Op op =
+        rec.op == WalOp::kSet ? Op::kSet : rec.op == WalOp::kDelete ? Op::kDelete : Op::kExpire;
+    const uint8_t mask = self->o_.tiers_for_key(rec.key);
+    WriteRecord* r = WriteRecord::Make(op, rec.key, rec.value, rec.expire_at_ms, mask,
+                                       /*refs=*/1);  // the drain queue's
+    r->seq = rec.seq;
+    PendingWrites::Shard& shard = self->o_.pending->ShardFor(rec.key);
     {
       std::lock_guard<SpinLock> lock(shard.mu);
-      PendingWrite w;
-      w.seq = r.seq;
-      w.op = static_cast<PendingWrite::Op>(r.op);
-      w.value = r.value;
-      w.expire_at_ms = r.expire_at_ms;
-      self->o_.pending->PutLocked(shard, r.key, std::move(w));
-      if (r.mask & kTierL1) {
-        const bool expired = r.expire_at_ms != 0 && r.expire_at_ms <= now;
-        ApplyToL1(self->o_.l1, r.op, r.key, r.value, r.expire_at_ms, /*drop=*/expired);
+      self->o_.pending->PutLocked(shard, r);
+      if (mask & kTierL1) {
+        const bool expired = rec.expire_at_ms != 0 && rec.expire_at_ms <= now;
+        ApplyToL1(self->o_.l1, op, rec.key, rec.value, rec.expire_at_ms, /*drop=*/expired);
       }
     }
     std::lock_guard<std::mutex> lock(self->drain_->mu());
-    (void)self->drain_->PushLocked(std::move(r));
+    (void)self->drain_->PushLocked(r);
     Bump(self->counters_.replayed);
   };
   auto wal = Wal::Open(wb->o_.wal, replay);
@@ -610,10 +598,10 @@ WriteBehind::Journaled WriteBehind::Journal(const Write& w) {
   // delete/expire.) A pending write is newer than anything in L1.
   // A plain set does not ask (one L1 lookup less per set).
   auto exists = [&] {
-    const PendingWrite* p =
+    const PendingWrites::Entry* p =
         shard.map.empty() ? nullptr : PendingWrites::FindLocked(shard, w.key);
-    if (p != nullptr && p->op != PendingWrite::Op::kExpire) {
-      return p->op == PendingWrite::Op::kSet &&
+    if (p != nullptr && p->op != Op::kExpire) {
+      return p->op == Op::kSet &&
              (p->expire_at_ms == 0 || p->expire_at_ms > clock_->NowMs());
     }
     return l1->TtlMs(w.key) != -2;
@@ -634,29 +622,25 @@ WriteBehind::Journaled WriteBehind::Journal(const Write& w) {
   rec.key = w.key;
   rec.value = op == Op::kSet ? w.value : std::string_view();
   rec.expire_at_ms = op == Op::kDelete ? 0 : expire;
+  // One allocation, shared by the drain queue and the pending map; ours until
+  // the end of this function (the drain may pop the queue's reference as soon
+  // as the record is in the journal).
+  WriteRecord* r = WriteRecord::Make(op, w.key, rec.value, rec.expire_at_ms, mask, /*refs=*/2);
   {
     std::lock_guard<std::mutex> qlock(drain_->mu());
     out.status = wal_->Append(rec, &out.seq);
     if (!out.status.ok()) {
       out.applied = false;
       out.seq = 0;
+      r->Unref();
+      r->Unref();
       return out;
     }
-    DrainRecord r;
-    r.seq = out.seq;
-    r.op = op;
-    r.key.assign(w.key);
-    r.value.assign(rec.value);
-    r.expire_at_ms = rec.expire_at_ms;
-    r.mask = mask;
-    notify = drain_->PushLocked(std::move(r));
+    r->seq = out.seq;
+    notify = drain_->PushLocked(r);
   }
-  PendingWrite pw;
-  pw.seq = out.seq;
-  pw.op = static_cast<PendingWrite::Op>(op);
-  pw.value.assign(rec.value);
-  pw.expire_at_ms = rec.expire_at_ms;
-  o_.pending->PutLocked(shard, w.key, std::move(pw));
+  o_.pending->PutLocked(shard, r);
+  r->Unref();
   // A set too large for L1 is not an error: the pending map holds it.
   if (mask & kTierL1) ApplyToL1(l1, op, w.key, w.value, expire, /*drop=*/w.skip_l1);
   Bump(counters_.journaled);
@@ -698,17 +682,17 @@ void WriteBehind::ResolveFailed(uint64_t seq) {
   std::string key;
   {
     std::lock_guard<std::mutex> qlock(drain_->mu());
-    DrainRecord* r = drain_->FindLocked(seq);
+    WriteRecord* r = drain_->FindLocked(seq);
     if (r == nullptr || r->withdrawn) return;  // resolved already
     r->withdrawn = true;  // the drain skips it
-    key = r->key;
+    key = r->key();
   }
   Bump(counters_.wal_failures);
   // Lock order as in Journal: the key's shard, then the drain queue.
   PendingWrites::Shard& shard = o_.pending->ShardFor(key);
   {
     std::lock_guard<SpinLock> lock(shard.mu);
-    const PendingWrite* p = PendingWrites::FindLocked(shard, key);
+    const PendingWrites::Entry* p = PendingWrites::FindLocked(shard, key);
     if (p != nullptr && p->seq == seq) {
       // The failed write was the newest of its key: take it back. If earlier
       // writes of the key are still unconfirmed, the newest that counts is
@@ -718,14 +702,7 @@ void WriteBehind::ResolveFailed(uint64_t seq) {
       o_.pending->EraseIfSeqLocked(shard, key, seq);
       if (has_older) {
         std::lock_guard<std::mutex> qlock(drain_->mu());
-        for (const DrainRecord* r : drain_->HistoryLocked(key, seq)) {
-          PendingWrite w;
-          w.seq = r->seq;
-          w.op = static_cast<PendingWrite::Op>(r->op);
-          w.value = r->value;
-          w.expire_at_ms = r->expire_at_ms;
-          o_.pending->PutLocked(shard, key, std::move(w));
-        }
+        for (WriteRecord* r : drain_->HistoryLocked(key, seq)) o_.pending->PutLocked(shard, r);
       }
       o_.l1->Erase(key);  // L1 held the failed value; reads now find the pending one
     }

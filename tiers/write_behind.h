@@ -108,7 +108,7 @@ struct WriteBehindCounters {
 class WriteBehind {
  public:
   enum class Ack : uint8_t { kWritten, kDurable, kConfirmed };
-  enum class Op : uint8_t { kSet, kDelete, kExpire };
+  using Op = WriteRecord::Op;
 
   static StatusOr<std::unique_ptr<WriteBehind>> Open(WriteBehindOptions options);
   ~WriteBehind();
