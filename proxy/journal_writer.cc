@@ -57,6 +57,7 @@ void JournalWriter::Write(const WriteBehind::Write& w, bool through, WriteCallba
     done(r);
     return;
   }
+  if (ack == WriteBehind::Ack::kConfirmed) wb_->ConfirmSoon(j.seq);
   int64_t deadline = ack == WriteBehind::Ack::kConfirmed && through_timeout_ms_ > 0
                          ? clock_->NowMs() + through_timeout_ms_
                          : 0;

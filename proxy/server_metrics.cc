@@ -196,6 +196,9 @@ MetricsSnapshot Server::Metrics() const {
         .Set(double(Load(c.l2_failures)));
     snap.Counter("wb_l3_failures", "Drain batches RocksDB failed", "wb_l3_failures")
         .Set(double(Load(c.l3_failures)));
+    snap.Counter("wb_l3_ingests", "Staged L3 writes written to RocksDB as one file",
+                 "wb_l3_ingests")
+        .Set(double(Load(c.l3_ingests)));
     snap.Counter("wb_wal_failures", "Writes failed because the journal could not take them",
                  "wb_wal_failures")
         .Set(double(Load(c.wal_failures)));
@@ -220,6 +223,11 @@ MetricsSnapshot Server::Metrics() const {
         .Set(double(ls.cached_misses));
     snap.Counter("l3_io_reads", "L3 reads sent to the I/O threads", "l3_io_reads")
         .Set(double(ls.io_reads));
+    snap.Counter("l3_ingested_files", "SST files ingested (the drain's staged writes)",
+                 "l3_ingested_files")
+        .Set(double(ls.ingested_files));
+    snap.Counter("l3_ingested_entries", "Keys written by ingested files", "l3_ingested_entries")
+        .Set(double(ls.ingested_entries));
   }
 
   if (config_.l2.mode != "off") {

@@ -59,6 +59,7 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/listener.h>
 #include <rocksdb/options.h>
+#include <rocksdb/sst_file_writer.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
@@ -163,7 +164,11 @@ class L3Store::Impl {
   std::array<std::mutex, kStripes> stripes;
   std::atomic<uint64_t> expired_dropped{0}, trimmed_bytes{0};
   std::atomic<uint64_t> cached_hits{0}, cached_misses{0}, io_reads{0};
+  std::atomic<uint64_t> ingested_files{0}, ingested_entries{0};
   rocksdb::WriteOptions wo;  // sync = false, WAL on
+  rocksdb::Options options;  // as opened: Ingest's SST files must match them
+  std::string ingest_dir;    // <path>/ingest: files being built
+  std::atomic<uint64_t> ingest_counter{0};
 
   ~Impl() {
     if (db) {
@@ -252,6 +257,10 @@ StatusOr<std::unique_ptr<L3Store>> L3Store::Open(const L3Options& options) {
   if (options.max_bytes > 0) {
     if (wb == 0) wb = std::clamp<uint64_t>(options.max_bytes / 16, 256 << 10, 64 << 20);
     ro.compaction_style = rocksdb::kCompactionStyleFIFO;
+    // One level: FIFO trims only L0, and an ingested file (L3Store::Ingest)
+    // otherwise goes to the lowest level it does not overlap, beyond the
+    // budget's reach.
+    ro.num_levels = 1;
     ro.compaction_options_fifo.max_table_files_size = options.max_bytes;
     ro.compaction_options_fifo.allow_compaction = true;
     // Caps an intra-L0 merge's input: bounds both the transient overshoot (its
@@ -270,10 +279,17 @@ StatusOr<std::unique_ptr<L3Store>> L3Store::Open(const L3Options& options) {
   std::filesystem::create_directories(options.path, ec);
   if (ec) return Status::Unavailable("l3.path '" + options.path + "': " + ec.message());
 
+  // Ingest builds its files here; one left by a crash was never ingested.
+  impl->ingest_dir = (std::filesystem::path(options.path) / "ingest").string();
+  std::filesystem::remove_all(impl->ingest_dir, ec);
+  std::filesystem::create_directories(impl->ingest_dir, ec);
+  if (ec) return Status::Unavailable("l3.path '" + impl->ingest_dir + "': " + ec.message());
+
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(ro, options.path, &db);
   if (!s.ok()) return FromRocks(s, "open '" + options.path + "'");
   impl->db.reset(db);
+  impl->options = ro;
   return std::unique_ptr<L3Store>(new L3Store(std::move(impl)));
 }
 
@@ -375,6 +391,107 @@ Status L3Store::Write(const std::vector<L3Write>& batch) {
   return impl_->Commit(&wb, "write");
 }
 
+Status L3Store::Ingest(const std::vector<L3Write>& batch) {
+  if (batch.empty()) return Status::Ok();
+  // Every stripe: the expiries' read-modify-writes must not interleave with
+  // single-key writes (write-through on the I/O threads).
+  std::vector<std::unique_lock<std::mutex>> locks;
+  locks.reserve(kStripes);
+  for (std::mutex& m : impl_->stripes) locks.emplace_back(m);
+
+  std::vector<uint32_t> order(batch.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&batch](uint32_t a, uint32_t b) { return batch[a].key < batch[b].key; });
+  const int64_t now = impl_->clock->NowMs();
+  const std::string file = impl_->ingest_dir + "/" +
+                           std::to_string(impl_->ingest_counter.fetch_add(1)) + ".sst";
+  rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), impl_->options);
+  bool opened = false;
+  uint64_t entries = 0;
+  std::string encoded;  // header + value of the entry being written
+  std::string read_value;
+  rocksdb::Status s;
+  for (size_t i = 0; i < order.size() && s.ok();) {
+    const std::string_view key = batch[order[i]].key;
+    // The key's writes, in order, folded into what the DB should hold after
+    // them: a put (value, expiry), a delete, or nothing (an expire of an
+    // absent key).
+    enum class End : uint8_t { kNothing, kPut, kDelete } end = End::kNothing;
+    bool known = false;  // whether `end` reflects the DB's current entry
+    std::string_view value;
+    int64_t expire_at_ms = 0;
+    for (; i < order.size() && batch[order[i]].key == key; ++i) {
+      const L3Write& w = batch[order[i]];
+      if (w.kind == L3Write::Kind::kPut) {
+        end = End::kPut;
+        value = w.value;
+        expire_at_ms = w.expire_at_ms;
+        known = true;
+      } else if (w.kind == L3Write::Kind::kDelete) {
+        end = End::kDelete;
+        known = true;
+      } else {
+        if (!known) {
+          L3Value cur;
+          Status rs = impl_->ReadLive(key, &cur);
+          if (!rs.ok()) {
+            (void)std::filesystem::remove(file);
+            return rs;
+          }
+          known = true;
+          if (cur.found) {
+            read_value = std::move(cur.value);
+            end = End::kPut;
+            value = read_value;
+          }
+        }
+        if (end == End::kPut) {
+          if (Expired(w.expire_at_ms, now)) {
+            end = End::kDelete;
+          } else {
+            expire_at_ms = w.expire_at_ms;
+          }
+        }
+      }
+    }
+    if (end == End::kNothing) continue;
+    if (!opened) {
+      s = writer.Open(file);
+      if (!s.ok()) break;
+      opened = true;
+    }
+    if (end == End::kPut) {
+      encoded.resize(kHeader);
+      HeaderBytes(encoded.data(), expire_at_ms);
+      encoded.append(value);
+      s = writer.Put(ToSlice(key), ToSlice(encoded));
+    } else {
+      s = writer.Delete(ToSlice(key));
+    }
+    ++entries;
+  }
+  if (!opened) return Status::Ok();  // nothing to write (expiries of absent keys)
+  if (s.ok()) s = writer.Finish();
+  if (s.ok()) {
+    rocksdb::IngestExternalFileOptions io;
+    io.move_files = true;  // a hard link, no copy
+    // A file that overlaps nothing would get sequence number 0, and FIFO
+    // (l3.max_bytes) would then trim it first, as the oldest. RocksDB gives
+    // every file ingested while a snapshot exists a new, highest number
+    // (snapshot_consistency): hold one just for the call.
+    const rocksdb::Snapshot* snapshot = impl_->db->GetSnapshot();
+    s = impl_->db->IngestExternalFile({file}, io);
+    impl_->db->ReleaseSnapshot(snapshot);
+  }
+  std::error_code ec;
+  std::filesystem::remove(file, ec);  // moved (ingested) or useless (failed)
+  if (!s.ok()) return FromRocks(s, "ingest");
+  impl_->ingested_files.fetch_add(1, std::memory_order_relaxed);
+  impl_->ingested_entries.fetch_add(entries, std::memory_order_relaxed);
+  return Status::Ok();
+}
+
 Status L3Store::Put(std::string_view key, std::string_view value, int64_t expire_at_ms,
                     bool if_absent, bool if_present, bool* applied) {
   assert(!(if_absent && if_present));
@@ -470,6 +587,8 @@ L3Store::Stats L3Store::stats() const {
   s.cached_hits = impl_->cached_hits.load(std::memory_order_relaxed);
   s.cached_misses = impl_->cached_misses.load(std::memory_order_relaxed);
   s.io_reads = impl_->io_reads.load(std::memory_order_relaxed);
+  s.ingested_files = impl_->ingested_files.load(std::memory_order_relaxed);
+  s.ingested_entries = impl_->ingested_entries.load(std::memory_order_relaxed);
   return s;
 }
 

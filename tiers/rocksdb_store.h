@@ -69,6 +69,12 @@ class L3Store {
   // Applies the writes in order as one atomic WriteBatch. kExpire reads the
   // current value (absent: no-op).
   Status Write(const std::vector<L3Write>& batch);
+  // The same result as Write, for a large batch (the write-behind drain's
+  // staged writes): sorts them, folds each key's writes into one entry,
+  // writes one SST file and ingests it, so no write pays a memtable insert
+  // (a skip-list search with a cache miss per level) and the file is durable
+  // when this returns. Atomic: all or nothing. Blocking.
+  Status Ingest(const std::vector<L3Write>& batch);
   // Single-key helpers for write-through (on an I/O thread).
   // *existed: whether a live entry was there before.
   Status Put(std::string_view key, std::string_view value, int64_t expire_at_ms, bool if_absent,
@@ -94,6 +100,7 @@ class L3Store {
     uint64_t expired_dropped = 0;  // by the compaction filter
     uint64_t trimmed_bytes = 0;    // dropped to stay under max_bytes
     uint64_t cached_hits = 0, cached_misses = 0, io_reads = 0;
+    uint64_t ingested_files = 0, ingested_entries = 0;  // by Ingest
   };
   Stats stats() const;
 

@@ -73,7 +73,7 @@ class WriteBehind::Drain {
   // Takes over one reference of `r`.
   bool PushLocked(WriteRecord* r) {
     queue_.push_back(r);
-    const size_t waiting = queue_.size() - in_batch_;
+    const size_t waiting = queue_.size() - staged_ - in_batch_;
     return waiting == 1 || waiting >= wb_->o_.drain_min_batch;
   }
   // The drain stopped at a record the journal did not hold yet: whoever
@@ -123,10 +123,24 @@ class WriteBehind::Drain {
   }
   uint64_t Stop(int64_t deadline_ms);
 
+  // Whether L3 writes are staged and ingested (see WriteBehindOptions).
+  bool staging() const { return wb_->o_.l3 != nullptr && wb_->o_.l3_stage_bytes > 0; }
+  // A "through" write waits for `seq` to be confirmed: ingest the stage as
+  // soon as it holds it. Any thread.
+  void WantConfirm(uint64_t seq) {
+    uint64_t cur = confirm_target_.load(std::memory_order_relaxed);
+    while (cur < seq &&
+           !confirm_target_.compare_exchange_weak(cur, seq, std::memory_order_relaxed)) {
+    }
+    Notify();
+  }
+
  private:
   void Run();
   static void OnAsync(uv_async_t* a);
   static void OnRetryTimer(uv_timer_t* t);
+  bool StageDue();
+  bool IngestStage();
   static void OnCheckpointTimer(uv_timer_t* t);
   static void OnLingerTimer(uv_timer_t* t);
   void PersistCheckpoint();
@@ -141,11 +155,14 @@ class WriteBehind::Drain {
   WriteBehind* wb_;
   std::mutex mu_;
   std::condition_variable idle_cv_;
-  // In sequence order, one reference each. The first in_batch_ records are
-  // the batch being applied: the drain reads them through batch_ without mu_
-  // (nobody writes a record that is in a batch: it is durable, so never
-  // withdrawn); Complete pops them.
+  // In sequence order, one reference each. The first staged_ records were
+  // applied to L2 and wait in the stage for L3's ingest (staging only); the
+  // next in_batch_ are the batch being applied. The drain reads both through
+  // batch_ and stage_ without mu_ (nobody writes a record once a batch took
+  // it: it is durable, so never withdrawn); records leave the queue when
+  // every tier has them.
   std::deque<WriteRecord*> queue_;
+  size_t staged_ = 0;
   size_t in_batch_ = 0;
   bool stopping_ = false;
 
@@ -178,6 +195,16 @@ class WriteBehind::Drain {
   int l2_outstanding_ = 0;
   bool l2_failed_ = false;
   int attempt_ = 0;
+  // Staging (drain thread only): the L3 part of the batches L2 confirmed,
+  // written as one SST file by IngestStage.
+  std::vector<NetWrite> stage_;
+  uint64_t stage_bytes_ = 0;
+  int64_t stage_since_ms_ = 0;  // when the first staged batch completed
+  uint64_t staged_last_seq_ = 0;
+  bool ingest_failed_ = false;  // the retry timer retries the ingest
+  int ingest_attempt_ = 0;
+  std::atomic<uint64_t> confirm_target_{0};  // see WantConfirm
+  std::atomic<bool> stop_requested_{false};  // Stop is waiting: ingest what is staged
 };
 
 Status WriteBehind::Drain::Start() {
@@ -263,6 +290,7 @@ void WriteBehind::Drain::OnLingerTimer(uv_timer_t* t) {
 
 void WriteBehind::Drain::Pump(bool linger_done) {
   if (busy_) return;
+  if (staged_ > 0 && StageDue() && !IngestStage()) return;  // the retry timer tries again
   if (!linger_done && wb_->o_.drain_linger_ms > 0) {
     bool wait;
     {
@@ -294,7 +322,7 @@ bool WriteBehind::Drain::TakeBatch() {
   std::lock_guard<std::mutex> lock(mu_);
   batch_.clear();
   uint64_t bytes = 0;
-  size_t n = 0;  // records covered, withdrawn ones included
+  size_t n = staged_;  // records covered from the front, withdrawn ones included
   while (n < queue_.size() && batch_.size() < wb_->o_.batch_records &&
          bytes < wb_->o_.batch_bytes) {
     const WriteRecord* r = queue_[n];
@@ -311,15 +339,18 @@ bool WriteBehind::Drain::TakeBatch() {
     ++n;
   }
   if (batch_.empty()) {
-    // Only withdrawn records: drop them.
-    for (size_t i = 0; i < n; ++i) {
-      queue_.front()->Unref();
-      queue_.pop_front();
+    // Only withdrawn records after the stage: drop them if nothing is staged
+    // (the queue's front must stay the stage).
+    if (staged_ == 0) {
+      for (size_t i = 0; i < n; ++i) {
+        queue_.front()->Unref();
+        queue_.pop_front();
+      }
     }
     in_batch_ = 0;
     return false;
   }
-  in_batch_ = n;
+  in_batch_ = n - staged_;
   batch_last_seq_ = batch_.back()->seq;
   return true;
 }
@@ -360,6 +391,16 @@ void WriteBehind::Drain::Coalesce() {
 }
 
 void WriteBehind::Drain::Apply() {
+  if (!l3_done_ && staging()) {
+    // Staged: written with the next ingest (IngestStage); the views stay
+    // valid because the records stay queued until then.
+    for (const NetWrite& r : net_) {
+      if (!(r.mask & kTierL3)) continue;
+      stage_.push_back(r);
+      stage_bytes_ += r.key.size() + r.value.size() + 32;  // ~ its journal record
+    }
+    l3_done_ = true;
+  }
   if (!l3_done_) {
     std::vector<L3Write>& writes = l3_writes_;
     writes.clear();
@@ -438,13 +479,94 @@ void WriteBehind::Drain::TierDone() {
 
 void WriteBehind::Drain::OnRetryTimer(uv_timer_t* t) {
   auto* d = static_cast<Drain*>(t->data);
+  if (d->ingest_failed_) {
+    d->ingest_failed_ = false;
+    d->busy_ = false;
+    d->Pump(/*linger_done=*/true);  // the stage is still due: ingest again
+    return;
+  }
   if (d->busy_) d->Apply();
+}
+
+bool WriteBehind::Drain::StageDue() {
+  if (stop_requested_.load(std::memory_order_relaxed)) return true;
+  const WriteBehindOptions& o = wb_->o_;
+  uint64_t limit = o.l3_stage_bytes;
+  if (o.wal.max_bytes > 0) limit = std::min<uint64_t>(limit, std::max<uint64_t>(o.wal.max_bytes / 4, 1));
+  if (stage_bytes_ >= limit) return true;
+  if (wb_->clock_->NowMs() - stage_since_ms_ >= o.l3_stage_ms) return true;
+  const uint64_t want = confirm_target_.load(std::memory_order_relaxed);
+  return want > wb_->confirmed_seq() && want <= staged_last_seq_;
+}
+
+// Writes the stage to L3 as one SST file, then confirms every staged record:
+// the pending map forgets them, the journal may drop them, "through" writes
+// are answered.
+bool WriteBehind::Drain::IngestStage() {
+  std::vector<L3Write>& writes = l3_writes_;
+  writes.clear();
+  writes.reserve(stage_.size());
+  for (const NetWrite& r : stage_) {
+    L3Write w;
+    w.key = r.key;
+    if (r.op == Op::kSet) {
+      w.kind = L3Write::Kind::kPut;
+      w.value = r.value;
+      w.expire_at_ms = r.expire_at_ms;
+    } else if (r.op == Op::kDelete) {
+      w.kind = L3Write::Kind::kDelete;
+    } else {
+      w.kind = L3Write::Kind::kExpire;
+      w.expire_at_ms = r.expire_at_ms;
+    }
+    writes.push_back(w);
+  }
+  Status s = wb_->o_.l3->Ingest(writes);
+  writes.clear();
+  if (!s.ok()) {
+    Bump(wb_->counters_.l3_failures);
+    LOG_RATE_LIMITED(LogLevel::kWarn, "write-behind: L3 ingest failed: %s", s.message().c_str());
+    busy_ = true;  // nothing else happens until the ingest succeeds
+    ingest_failed_ = true;
+    int shift = std::min(ingest_attempt_++, 16);
+    int64_t delay = std::min(wb_->o_.retry_max_ms, wb_->o_.retry_base_ms << shift);
+    uv_timer_start(&retry_timer_, &Drain::OnRetryTimer, static_cast<uint64_t>(delay), 0);
+    return false;
+  }
+  ingest_attempt_ = 0;
+  Bump(wb_->counters_.l3_ingests);
+  const uint64_t seq = staged_last_seq_;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = 0; i < staged_; ++i) {
+      done_.push_back(queue_.front());
+      queue_.pop_front();
+    }
+    staged_ = 0;
+  }
+  uint64_t confirmed = 0;
+  for (WriteRecord* r : done_) {
+    if (r->withdrawn) continue;
+    wb_->o_.pending->Confirm(r->key(), seq);
+    ++confirmed;
+  }
+  Bump(wb_->counters_.drained_records, confirmed);
+  stage_.clear();
+  stage_bytes_ = 0;
+  stage_since_ms_ = 0;
+  wb_->wal_->Release(seq);
+  wb_->confirmed_seq_.store(seq, std::memory_order_release);
+  for (WriteRecord* r : done_) r->Unref();
+  done_.clear();
+  wb_->Wake();
+  return true;
 }
 
 void WriteBehind::Drain::OnCheckpointTimer(uv_timer_t* t) {
   auto* d = static_cast<Drain*>(t->data);
   d->PersistCheckpoint();
-  if (!d->busy_ && !d->lingering_) d->Pump(/*linger_done=*/true);  // see TakeWalWaiting
+  // See TakeWalWaiting; and a stage that has waited l3_stage_ms is due.
+  if (!d->busy_ && !d->lingering_) d->Pump(/*linger_done=*/true);
 }
 
 // The journal's checkpoint may only claim what the tiers below hold
@@ -469,6 +591,28 @@ void WriteBehind::Drain::PersistCheckpoint() {
 
 void WriteBehind::Drain::Complete() {
   uint64_t seq = batch_last_seq_;
+  if (staging()) {
+    // L2 has the batch; its L3 part waits in the stage, its records in the
+    // queue (they are confirmed by IngestStage).
+    const uint64_t n = batch_.size();
+    net_.clear();
+    batch_.clear();
+    Bump(wb_->counters_.batches);
+    wb_->counters_.batch_records.Record(n);
+    if (n > wb_->counters_.batch_records_max.load(std::memory_order_relaxed)) {
+      wb_->counters_.batch_records_max.store(n, std::memory_order_relaxed);
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      staged_ += in_batch_;
+      in_batch_ = 0;
+    }
+    if (stage_since_ms_ == 0) stage_since_ms_ = wb_->clock_->NowMs();
+    staged_last_seq_ = seq;
+    busy_ = false;
+    Pump();  // ingests the stage if it is due
+    return;
+  }
   for (const NetWrite& r : net_) wb_->o_.pending->Confirm(r.key, seq);
   net_.clear();
   const uint64_t n = batch_.size();
@@ -500,6 +644,7 @@ void WriteBehind::Drain::Complete() {
 
 uint64_t WriteBehind::Drain::Stop(int64_t deadline_ms) {
   if (!started_) return backlog();
+  stop_requested_.store(true, std::memory_order_relaxed);  // the stage is due now
   {
     std::unique_lock<std::mutex> lock(mu_);
     while (!queue_.empty() && wb_->clock_->NowMs() < deadline_ms) {
@@ -654,6 +799,10 @@ WriteBehind::Journaled WriteBehind::Journal(const Write& w) {
 WriteBehind::Ack WriteBehind::AckFor(bool through) const {
   if (through) return Ack::kConfirmed;
   return o_.wal.sync == WalSync::kAlways ? Ack::kDurable : Ack::kWritten;
+}
+
+void WriteBehind::ConfirmSoon(uint64_t seq) {
+  if (drain_->staging()) drain_->WantConfirm(seq);
 }
 
 bool WriteBehind::WriteOut() {

@@ -1,10 +1,11 @@
 // WriteBehind: Strata's default write path. A write is applied to L1 and the
 // pending map, appended to the WAL and acknowledged (per wal.sync); a drain
 // thread then sends batches to L2 (pipelined SET PX / DEL / PEXPIRE through
-// its own L2Tier) and L3 (one RocksDB WriteBatch), retries with backoff while
-// a tier is down, and advances the WAL checkpoint when both confirmed (the
-// backlog per batch; the persisted CHECKPOINT every checkpoint_interval_ms,
-// after syncing L3's WAL).
+// its own L2Tier) and stages their L3 part, which it writes to RocksDB as one
+// SST file per stage (L3Store::Ingest; see l3_stage_bytes). It retries with
+// backoff while a tier is down, and advances the WAL checkpoint when both
+// have a record (the backlog per batch or stage; the persisted CHECKPOINT
+// every checkpoint_interval_ms, after syncing L3's WAL).
 //
 // Order. Writes of one key take that key's pending-map shard lock across
 // "check nx/xx, append to the WAL, record as pending, write L1", so the WAL,
@@ -86,6 +87,15 @@ struct WriteBehindOptions {
   // it should yield to the loops (and to the application). It catches up in
   // bigger, cheaper batches; wal.max_bytes bounds how far it may fall behind.
   int drain_nice = 10;
+  // L3 writes are staged: the L3 part of each batch L2 confirmed waits in
+  // the drain until the stage holds l3_stage_bytes (at most a quarter of
+  // wal.max_bytes) or is l3_stage_ms old, a "through" write waits for it, or
+  // the drain stops; then it is written as one SST file (L3Store::Ingest),
+  // without a memtable insert per write. Until then its keys stay in the
+  // pending map (reads see them) and in the journal (the checkpoint follows
+  // the ingest). 0 = write every batch with L3Store::Write instead.
+  uint64_t l3_stage_bytes = 16ull << 20;
+  int64_t l3_stage_ms = 1000;
   int64_t retry_base_ms = 50;
   int64_t retry_max_ms = 5000;
   Clock* clock = nullptr;  // nullptr = SystemClock
@@ -103,6 +113,7 @@ struct WriteBehindCounters {
   std::atomic<uint64_t> l3_failures{0};
   std::atomic<uint64_t> wal_failures{0};      // writes answered with a WAL error
   std::atomic<uint64_t> replayed{0};
+  std::atomic<uint64_t> l3_ingests{0};        // staged batches written to L3 as one file
 };
 
 class WriteBehind {
@@ -136,6 +147,9 @@ class WriteBehind {
   // the WAL writer thread was busy: it writes them and calls the wakers.
   bool WriteOut();
   bool appender_writes() const { return o_.wal.appender_writes && o_.wal.sync != WalSync::kAlways; }
+  // A "through" write waits for `seq` (Ack::kConfirmed): the drain writes
+  // its staged L3 writes as soon as they include it. Any thread.
+  void ConfirmSoon(uint64_t seq);
   bool Satisfied(uint64_t seq, Ack ack) const;
   // The WAL could not make `seq` durable: the write is lost; call
   // ResolveFailed(seq) (once) and answer with wal_error().

@@ -347,5 +347,32 @@ class BackpressureTest(WriteBehindTestCase):
         self.assertEqual(rc.call("GET", PREFIX + b"bp-0"), v)
 
 
+
+# ---------------------------------------------------------------------------
+class L3IngestTest(WriteBehindTestCase):
+    def test_staged_writes_reach_l3_as_files_within_the_budget(self):
+        # No Redis: L1 + journal + L3. Writes are staged and ingested as SST
+        # files (each a small part of l3.max_bytes); the budget holds; the
+        # newest writes survive a restart (served from L3).
+        s = self.start_wb(None, args=["--l3.max_bytes=4MiB", "--l1.max_bytes=1MiB"])
+        c = self.client(s)
+        v = os.urandom(4096)  # incompressible: the files really take the space
+        n = 3000  # ~12 MiB: three times the budget
+        for i in range(n):
+            self.assertIs(c.call("set", b"ing-%d" % i, v), True)
+        self.assertEqual(c.call("get", b"ing-%d" % (n - 1)), v, "read-your-writes")
+        st = self.wait_drained(c, timeout=30)
+        self.assertGreater(st["wb_l3_ingests"], 3, "several stages, not one")
+        self.assertGreater(st["l3_ingested_files"], 3)
+        self.assertGreater(st["l3_ingested_entries"], n // 2)
+        self.assertLess(st["l3_disk_bytes"], 6 << 20, "l3.max_bytes (4 MiB) holds, give or take")
+        self.assertGreater(st["l3_trimmed_bytes"], 0, "the oldest files were dropped")
+        self.stop_checked(s)
+        s2 = self.start_wb(None, args=["--l3.max_bytes=4MiB", "--l1.max_bytes=1MiB"])
+        c2 = self.client(s2)
+        self.assertEqual(c2.call("get", b"ing-%d" % (n - 1)), v, "the newest write is in L3")
+        self.assertEqual(c2.stats()["wal_replayed_records"], 0, "SIGTERM ingested the stage")
+
+
 if __name__ == "__main__":
     unittest.main(argv=h.init(sys.argv))

@@ -3,6 +3,8 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <filesystem>
+#include <map>
 #include <random>
 #include <string>
 #include <thread>
@@ -94,6 +96,109 @@ TEST_CASE("l3 store: a batch applies in order, expire sees earlier writes of the
   CHECK_FALSE(MustGet(s.get(), "k2").found);
   CHECK_FALSE(MustGet(s.get(), "old").found);
   CHECK_FALSE(MustGet(s.get(), "nope").found);
+}
+
+TEST_CASE("l3 store: Ingest gives the same result as Write, through one SST file", "[l3]") {
+  L3TempDir dir;
+  ManualClock clock;
+  auto s = OpenL3(Opts(dir.path(), &clock));
+  bool applied = false;
+  REQUIRE(s->Put("old", "x", 0, false, false, &applied).ok());
+  REQUIRE(s->Put("kept", "k", 0, false, false, &applied).ok());
+  REQUIRE(s->Put("gone", "g", 0, false, false, &applied).ok());
+  REQUIRE(s->Put("later", "l", 0, false, false, &applied).ok());
+  int64_t t = clock.NowMs() + 5000;
+  std::vector<L3Write> batch = {
+      {L3Write::Kind::kPut, "k1", "v1", 0},
+      {L3Write::Kind::kPut, "k3", "first", 0},
+      {L3Write::Kind::kExpire, "k1", "", t},  // same batch: must see v1
+      {L3Write::Kind::kPut, "k2", "v2", 0},
+      {L3Write::Kind::kDelete, "k2", "", 0},
+      {L3Write::Kind::kExpire, "k2", "", t},      // deleted above: no-op
+      {L3Write::Kind::kExpire, "old", "", 1},     // in the past: deletes
+      {L3Write::Kind::kExpire, "nope", "", t},    // absent: no-op
+      {L3Write::Kind::kExpire, "later", "", t},   // in the DB: read, rewritten
+      {L3Write::Kind::kDelete, "gone", "", 0},    // a tombstone hides the DB's value
+      {L3Write::Kind::kPut, "k3", "second", 0},   // the later write of a key wins
+      {L3Write::Kind::kPut, "gone", "back", 0},
+      {L3Write::Kind::kDelete, "gone", "", 0},
+  };
+  REQUIRE(s->Ingest(batch).ok());
+  L3Value v = MustGet(s.get(), "k1");
+  CHECK(v.found);
+  CHECK(v.value == "v1");
+  CHECK(v.expire_at_ms == t);
+  CHECK_FALSE(MustGet(s.get(), "k2").found);
+  CHECK_FALSE(MustGet(s.get(), "old").found);
+  CHECK_FALSE(MustGet(s.get(), "nope").found);
+  CHECK_FALSE(MustGet(s.get(), "gone").found);
+  CHECK(MustGet(s.get(), "k3").value == "second");
+  v = MustGet(s.get(), "later");
+  CHECK(v.value == "l");
+  CHECK(v.expire_at_ms == t);
+  CHECK(MustGet(s.get(), "kept").value == "k");
+  CHECK(s->stats().ingested_files == 1);
+  CHECK(s->stats().ingested_entries == 6);  // k1 k2 k3 old later gone; nothing for nope
+  // TryGetCached sees the ingested file (its filter and index are cached).
+  L3Value out;
+  CHECK(s->TryGetCached("k2", &out) != L3Store::Cached::kHit);
+
+  // Writes after an ingest win over it, and a later ingest over both.
+  REQUIRE(s->Put("k3", "third", 0, false, false, &applied).ok());
+  CHECK(MustGet(s.get(), "k3").value == "third");
+  REQUIRE(s->Ingest({{L3Write::Kind::kPut, "k3", "fourth", 0}}).ok());
+  CHECK(MustGet(s.get(), "k3").value == "fourth");
+  REQUIRE(s->Flush().ok());
+  REQUIRE(s->CompactAll().ok());
+  CHECK(MustGet(s.get(), "k3").value == "fourth");
+  CHECK_FALSE(MustGet(s.get(), "gone").found);
+
+  // Only expiries of absent keys: nothing to write, no file.
+  REQUIRE(s->Ingest({{L3Write::Kind::kExpire, "absent", "", t}}).ok());
+  CHECK(s->stats().ingested_files == 2);
+  REQUIRE(s->Ingest({}).ok());
+
+  // The data survives a reopen, and no file is left in the ingest folder.
+  s.reset();
+  s = OpenL3(Opts(dir.path(), &clock));
+  CHECK(MustGet(s.get(), "k3").value == "fourth");
+  CHECK(MustGet(s.get(), "k1").expire_at_ms == t);
+  CHECK(std::filesystem::is_empty(dir.path() + "/db/ingest"));
+}
+
+TEST_CASE("l3 store: Ingest of many random keys matches a map", "[l3]") {
+  L3TempDir dir;
+  ManualClock clock;
+  auto s = OpenL3(Opts(dir.path(), &clock));
+  std::map<std::string, std::string> model;
+  std::mt19937 rng(7);
+  for (int round = 0; round < 5; ++round) {
+    std::vector<std::string> keys, values;
+    std::vector<L3Write> batch;
+    keys.reserve(5000);
+    values.reserve(5000);
+    for (int i = 0; i < 5000; ++i) {
+      keys.push_back(Key(static_cast<int>(rng() % 3000)));
+      values.push_back("v" + std::to_string(round) + "-" + std::to_string(i));
+    }
+    for (int i = 0; i < 5000; ++i) {
+      if (rng() % 5 == 0) {
+        batch.push_back({L3Write::Kind::kDelete, keys[i], "", 0});
+        model.erase(keys[i]);
+      } else {
+        batch.push_back({L3Write::Kind::kPut, keys[i], values[i], 0});
+        model[keys[i]] = values[i];
+      }
+    }
+    REQUIRE(s->Ingest(batch).ok());
+  }
+  for (int i = 0; i < 3000; ++i) {
+    L3Value v = MustGet(s.get(), Key(i));
+    auto it = model.find(Key(i));
+    INFO(Key(i));
+    REQUIRE(v.found == (it != model.end()));
+    if (v.found) CHECK(v.value == it->second);
+  }
 }
 
 TEST_CASE("l3 store: expired entries are misses everywhere", "[l3]") {
@@ -292,6 +397,42 @@ TEST_CASE("l3 store: compression names", "[l3]") {
   REQUIRE_FALSE(s.ok());
   CHECK(s.status().code() == Code::kBadArgs);
   CHECK(s.status().message().find("l3.compression") != std::string::npos);
+}
+
+TEST_CASE("l3 store: under max_bytes, ingested files are trimmed oldest first", "[l3]") {
+  L3TempDir dir;
+  ManualClock clock;
+  L3Options o = Opts(dir.path(), &clock);
+  o.max_bytes = 2 << 20;
+  o.compression = "none";
+  auto s = OpenL3(o);
+  std::mt19937_64 rng(9);
+  std::string value(4096, '\0');
+  // 16 files of 128 x 4 KiB = 512 KiB each; unpadded numbers, so their key
+  // ranges interleave ("k:1000" < "k:200").
+  for (int f = 0; f < 16; ++f) {
+    std::vector<std::string> keys;
+    std::vector<std::string> values;
+    std::vector<L3Write> batch;
+    for (int i = 0; i < 128; ++i) {
+      keys.push_back("k:" + std::to_string(f * 128 + i));
+      for (char& c : value) c = static_cast<char>(rng());
+      values.push_back(value);
+    }
+    for (int i = 0; i < 128; ++i) batch.push_back({L3Write::Kind::kPut, keys[i], values[i], 0});
+    REQUIRE(s->Ingest(batch).ok());
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (s->disk_bytes() > (3u << 20) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(s->disk_bytes() <= (3u << 20));
+  CHECK(s->stats().trimmed_bytes > (4u << 20));
+  for (int i = 15 * 128; i < 16 * 128; ++i) {
+    INFO(i);
+    REQUIRE(MustGet(s.get(), "k:" + std::to_string(i)).found);  // the newest file stays
+  }
+  CHECK_FALSE(MustGet(s.get(), "k:0").found);  // the oldest went first
 }
 
 TEST_CASE("l3 store: max_bytes bounds the disk, drops oldest first, never resurrects", "[l3]") {

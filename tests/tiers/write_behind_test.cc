@@ -14,6 +14,7 @@
 #include <string>
 #include <thread>
 
+#include "tests/tiers/l3_test_util.h"
 #include "tests/wal/wal_test_util.h"
 
 namespace strata {
@@ -176,6 +177,137 @@ TEST_CASE("write-behind: several failed rewrites restore the newest write that c
   REQUIRE(f.pending_.Lookup("k", &p));
   CHECK(p.op == PendingWrite::Op::kDelete);
   CHECK(f.Read("k") == "(nil)");
+}
+
+// Write-behind over a real L3 (RocksDB in a temp dir), no L2: the staged
+// L3 writes and their ingest.
+class L3Fixture {
+ public:
+  explicit L3Fixture(uint64_t stage_bytes, int64_t stage_ms) : l1_(L1Options{}) {
+    L3Options lo;
+    lo.path = dir_.path() + "/l3";
+    l3_ = testing::OpenL3(lo);
+    WriteBehindOptions o;
+    o.wal.dir = dir_.path() + "/wal";
+    o.wal.sync = WalSync::kNever;
+    o.l1 = &l1_;
+    o.pending = &pending_;
+    o.l3 = l3_.get();
+    o.l3_stage_bytes = stage_bytes;
+    o.l3_stage_ms = stage_ms;
+    o.checkpoint_interval_ms = 20;
+    auto wb = WriteBehind::Open(std::move(o));
+    REQUIRE(wb.ok());
+    wb_ = std::move(wb).value();
+  }
+  uint64_t Write(WriteBehind::Op op, const std::string& key, const std::string& value,
+                 int64_t expire_at_ms = 0) {
+    WriteBehind::Write w;
+    w.op = op;
+    w.key = key;
+    w.value = value;
+    w.expire_at_ms = expire_at_ms;
+    WriteBehind::Journaled j = wb_->Journal(w);
+    REQUIRE(j.status.ok());
+    return j.seq;
+  }
+  bool WaitConfirmed(uint64_t seq, int seconds = 10) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    while (wb_->confirmed_seq() < seq && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return wb_->confirmed_seq() >= seq;
+  }
+  L3Value Get(const std::string& key) {
+    auto v = l3_->Get(key);
+    REQUIRE(v.ok());
+    return v.value();
+  }
+
+  testing::L3TempDir dir_;
+  L1Cache l1_;
+  PendingWrites pending_;
+  std::unique_ptr<L3Store> l3_;
+  std::unique_ptr<WriteBehind> wb_;
+};
+
+TEST_CASE("write-behind: L3 writes are staged, then ingested as one file after l3_stage_ms",
+          "[write_behind]") {
+  L3Fixture f(/*stage_bytes=*/64 << 20, /*stage_ms=*/300);
+  const int64_t at = SystemClock::Default()->NowMs() + 3'600'000;
+  auto start = std::chrono::steady_clock::now();
+  f.Write(WriteBehind::Op::kSet, "a", "1");
+  f.Write(WriteBehind::Op::kSet, "b", "2");
+  f.Write(WriteBehind::Op::kSet, "gone", "x");
+  f.Write(WriteBehind::Op::kDelete, "gone", "");
+  uint64_t last = f.Write(WriteBehind::Op::kExpire, "a", "", at);
+  // Staged, not in L3 yet: the pending map answers.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK_FALSE(f.Get("a").found);
+  CHECK(f.pending_.size() == 3);
+  REQUIRE(f.WaitConfirmed(last));
+  CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(300));
+  L3Value a = f.Get("a");
+  CHECK(a.value == "1");
+  CHECK(a.expire_at_ms == at);
+  CHECK(f.Get("b").value == "2");
+  CHECK_FALSE(f.Get("gone").found);
+  CHECK(f.pending_.size() == 0);
+  CHECK(f.wb_->counters().l3_ingests.load() == 1);
+  CHECK(f.l3_->stats().ingested_files == 1);
+  CHECK(f.wb_->counters().drained_records.load() == 5);
+  CHECK(f.wb_->backlog_records() == 0);
+  // The stage was written with Ingest, not through the memtable.
+  CHECK(f.l3_->stats().ingested_entries == 3);
+}
+
+TEST_CASE("write-behind: a full stage, a through write and Stop each ingest at once",
+          "[write_behind]") {
+  SECTION("stage bytes") {
+    L3Fixture f(/*stage_bytes=*/4096, /*stage_ms=*/600'000);
+    for (int wave = 0; wave < 3; ++wave) {
+      uint64_t last = 0;
+      // Each record is larger than the 4 KiB stage, so any batch makes it
+      // due at once (not after the 10-minute l3_stage_ms).
+      for (int i = 0; i < 10; ++i) {
+        last = f.Write(WriteBehind::Op::kSet, "k" + std::to_string(wave * 10 + i),
+                       std::string(5000, 'v'));
+      }
+      REQUIRE(f.WaitConfirmed(last, 5));
+      CHECK(f.wb_->counters().l3_ingests.load() >= static_cast<uint64_t>(wave + 1));
+    }
+    CHECK(f.Get("k0").found);
+    CHECK(f.Get("k29").found);
+  }
+  SECTION("through") {
+    L3Fixture f(/*stage_bytes=*/64 << 20, /*stage_ms=*/600'000);
+    f.Write(WriteBehind::Op::kSet, "before", "b");
+    uint64_t seq = f.Write(WriteBehind::Op::kSet, "through", "t");
+    f.wb_->ConfirmSoon(seq);
+    REQUIRE(f.WaitConfirmed(seq, 5));
+    CHECK(f.Get("through").value == "t");
+    CHECK(f.Get("before").value == "b");
+  }
+  SECTION("no staging (l3_stage_bytes = 0): every batch is one WriteBatch") {
+    L3Fixture f(/*stage_bytes=*/0, /*stage_ms=*/600'000);
+    f.Write(WriteBehind::Op::kSet, "w", "1");
+    uint64_t seq = f.Write(WriteBehind::Op::kExpire, "w", "",
+                           SystemClock::Default()->NowMs() + 60'000);
+    REQUIRE(f.WaitConfirmed(seq, 5));
+    CHECK(f.Get("w").value == "1");
+    CHECK(f.Get("w").expire_at_ms > 0);
+    CHECK(f.wb_->counters().l3_ingests.load() == 0);
+    CHECK(f.l3_->stats().ingested_files == 0);
+  }
+  SECTION("stop") {
+    L3Fixture f(/*stage_bytes=*/64 << 20, /*stage_ms=*/600'000);
+    for (int i = 0; i < 50; ++i) f.Write(WriteBehind::Op::kSet, "s" + std::to_string(i), "v");
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK_FALSE(f.Get("s0").found);
+    CHECK(f.wb_->Stop(SystemClock::Default()->NowMs() + 10'000) == 0);
+    CHECK(f.Get("s49").found);
+    CHECK(f.wb_->counters().l3_ingests.load() == 1);
+  }
 }
 
 // The nice value of this process's thread named `name`, or -100 if none.
