@@ -534,7 +534,7 @@ bool WriteBehind::Drain::IngestStage() {
     return false;
   }
   ingest_attempt_ = 0;
-  Bump(wb_->counters_.l3_ingests);
+  if (!stage_.empty()) Bump(wb_->counters_.l3_ingests);
   const uint64_t seq = staged_last_seq_;
   {
     std::lock_guard<std::mutex> lock(mu_);

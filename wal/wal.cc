@@ -278,7 +278,11 @@ void Wal::Impl::Run() {
           opt_.sync == WalSync::kInterval &&
           MonotonicNs() - last_sync_ns_.load() >= opt_.sync_interval_ms * 1'000'000;
       const bool final_sync = stopping && opt_.sync != WalSync::kNever;
-      if (interval_due || final_sync || flush_target != flush_done_) {
+      if (interval_due && appender_writes_ && !final_sync && flush_target == flush_done_) {
+        // The routine interval sync runs without the file, so the loops'
+        // WriteOut keeps writing (and acknowledging) during the fdatasync.
+        SyncActiveUnlocked(file_lock);
+      } else if (interval_due || final_sync || flush_target != flush_done_) {
         Status s = SyncActive();
         // Already acknowledged (kInterval/kNever): nothing to fail, but the
         // descriptor is suspect after a failed fsync, so the next group
@@ -421,15 +425,58 @@ Status Wal::Impl::CloseSegmentForRotation() {
   return Status::Ok();
 }
 
-Status Wal::Impl::SyncActive() {
+Status Wal::Impl::SyncFd(int fd) {
   const int64_t start = MonotonicNs();
-  Status s = fs_->Sync(fd_);
+  Status s = fs_->Sync(fd);
   const uint64_t ns = static_cast<uint64_t>(std::max<int64_t>(0, MonotonicNs() - start));
   syncs_.fetch_add(1, std::memory_order_relaxed);
   sync_ns_total_.fetch_add(ns, std::memory_order_relaxed);
   if (ns > sync_ns_max_.load(std::memory_order_relaxed)) sync_ns_max_.store(ns);
-  sync_hist_.Record(ns);
+  sync_hist_.RecordShared(ns);  // a rotation on a loop may sync while the writer does
   last_sync_ns_ = MonotonicNs();
+  return s;
+}
+
+void Wal::Impl::SyncActiveUnlocked(std::unique_lock<std::mutex>& file_lock) {
+  // What the sync covers: the bytes written before it starts.
+  const int fd = fd_;
+  const uint64_t size = size_;
+  const uint64_t last = segments_.back().last_seq;
+  const bool has_records = last >= segments_.back().first_seq;
+  const std::string path = segments_.back().path;
+  {
+    std::lock_guard<std::mutex> l(sync_mu_);
+    unlocked_sync_ = true;  // AbandonActive waits before it closes fd
+  }
+  writer_holds_file_.store(false, std::memory_order_release);
+  file_lock.unlock();
+  Status s = SyncFd(fd);
+  {
+    std::lock_guard<std::mutex> l(sync_mu_);
+    unlocked_sync_ = false;
+  }
+  sync_cv_.notify_all();
+  file_lock.lock();
+  writer_holds_file_.store(true, std::memory_order_release);
+  if (fd_ != fd) {
+    // Rotated (and so synced and closed) meanwhile; a failure there was
+    // recorded by whoever rotated.
+    return;
+  }
+  if (!s.ok()) {
+    // Already acknowledged (kInterval): nothing to fail, but the descriptor
+    // is suspect after a failed fsync, so the next group starts a new segment.
+    RecordError(WithContext(s, path));
+    AbandonActive();
+    return;
+  }
+  synced_size_ = std::max(synced_size_, size);
+  if (has_records) synced_seq_ = std::max(synced_seq_, last);
+  if (size_ == size) unsynced_ = false;
+}
+
+Status Wal::Impl::SyncActive() {
+  Status s = SyncFd(fd_);
   if (!s.ok()) return WithContext(s, segments_.back().path);
   synced_size_ = size_;
   if (segments_.back().last_seq >= segments_.back().first_seq) {
@@ -459,6 +506,11 @@ void Wal::Impl::TruncateActive(uint64_t size) {
 
 void Wal::Impl::AbandonActive() {
   if (fd_ < 0) return;
+  {
+    // The writer thread may be syncing this descriptor without file_mu_.
+    std::unique_lock<std::mutex> l(sync_mu_);
+    sync_cv_.wait(l, [this] { return !unlocked_sync_; });
+  }
   Status s = fs_->Close(fd_);
   if (!s.ok()) RecordError(s);
   fd_ = -1;

@@ -88,6 +88,10 @@ class Wal::Impl {
   Status OpenSegment(uint64_t first_seq);
   Status CloseSegmentForRotation();
   Status SyncActive();
+  // Under file_lock (the writer thread's): fdatasyncs the open segment with
+  // file_mu_ released for the syscall, then records what it covered.
+  void SyncActiveUnlocked(std::unique_lock<std::mutex>& file_lock);
+  Status SyncFd(int fd);  // the fdatasync, timed into the sync metrics
   void TruncateActive(uint64_t size);
   void AbandonActive();
   void PersistCheckpoint(uint64_t cp);
@@ -138,6 +142,12 @@ class Wal::Impl {
   uint64_t synced_seq_ = 0;        // highest seq covered by a sync (or replayed)
   // Also read by the writer under mu_ alone, to plan its wait.
   std::atomic<bool> unsynced_{false};
+  // The writer thread is in SyncActiveUnlocked's fdatasync without
+  // file_mu_; AbandonActive waits for it before closing the descriptor.
+  // sync_mu_ is taken after file_mu_ (or alone), never before it.
+  std::mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  bool unlocked_sync_ = false;
   std::atomic<int64_t> last_sync_ns_{0};
   uint64_t checkpoint_persisted_ = 0;
   std::thread thread_;
@@ -158,7 +168,7 @@ class Wal::Impl {
   std::atomic<uint64_t> segment_count_{0};
   std::atomic<uint64_t> sync_ns_total_{0};
   std::atomic<uint64_t> sync_ns_max_{0};
-  Histogram sync_hist_;  // written under file_mu_
+  Histogram sync_hist_;  // RecordShared: an unlocked interval sync may overlap a rotation's
   uint64_t truncated_tails_ = 0;   // set by Open only
   uint64_t replayed_records_ = 0;  // set by Open only
 };

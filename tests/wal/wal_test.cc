@@ -301,5 +301,49 @@ TEST_CASE("wal: appender_writes: WriteOut writes on the caller's thread; a busy 
   CHECK(replayed.back() == late);
 }
 
+TEST_CASE("wal: appender_writes: the interval fsync does not hold the file; a rotation "
+          "waits for it", "[wal]") {
+  wal_test::FaultFs fs;
+  WalOptions o;
+  o.dir = "/w";
+  o.fs = &fs;
+  o.sync = WalSync::kInterval;
+  o.sync_interval_ms = 10;
+  o.appender_writes = true;
+  o.segment_bytes = 4096;
+  std::vector<Rec> replayed;
+  auto wal = OpenOrDie(o, &replayed);
+  std::vector<Rec> all;
+
+  fs.SetSyncDelay(std::chrono::milliseconds(400));  // a slow disk
+  all.push_back(AppendOrDie(wal.get(), MakeRec(0, 100)));
+  REQUIRE(wal->WriteOut());  // unsynced now: the writer starts an interval sync
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // inside the 400 ms sync
+  // WriteOut writes on the caller's thread while the sync runs, instead of
+  // handing its group to the (busy) writer thread.
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 1; i <= 5; ++i) {
+    all.push_back(AppendOrDie(wal.get(), MakeRec(static_cast<uint64_t>(i), 100)));
+    CHECK(wal->WriteOut());
+    CHECK(wal->durable_seq() == all.back().seq);
+  }
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(200));
+
+  // A write that rotates the segment closes its descriptor only after the
+  // unlocked sync of it returned (it waits; it does not fail).
+  for (int i = 6; i < 60; ++i) {
+    all.push_back(AppendOrDie(wal.get(), MakeRec(static_cast<uint64_t>(i), 100)));
+    CHECK(wal->WriteOut());
+  }
+  CHECK(wal->durable_seq() == all.back().seq);
+  CHECK(wal->stats().write_errors == 0);
+  fs.SetSyncDelay(std::chrono::milliseconds(0));
+
+  wal.reset();
+  replayed.clear();
+  wal = OpenOrDie(o, &replayed);
+  CHECK(replayed == all);
+}
+
 }  // namespace
 }  // namespace strata
