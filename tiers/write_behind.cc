@@ -295,7 +295,8 @@ void WriteBehind::Drain::Pump(bool linger_done) {
     bool wait;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      wait = !stopping_ && !queue_.empty() && queue_.size() < wb_->o_.drain_min_batch;
+      const size_t waiting = queue_.size() - staged_;  // not busy: no batch in flight
+      wait = !stopping_ && waiting > 0 && waiting < wb_->o_.drain_min_batch;
     }
     if (wait) {
       if (!lingering_) {
