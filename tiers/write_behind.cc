@@ -139,6 +139,9 @@ class WriteBehind::Drain {
   void Run();
   static void OnAsync(uv_async_t* a);
   static void OnRetryTimer(uv_timer_t* t);
+  // Staged bytes that make the stage due; a batch carries at most as many,
+  // so an ingested file stays under twice this.
+  uint64_t StageLimit() const;
   bool StageDue();
   bool IngestStage();
   static void OnCheckpointTimer(uv_timer_t* t);
@@ -324,8 +327,9 @@ bool WriteBehind::Drain::TakeBatch() {
   batch_.clear();
   uint64_t bytes = 0;
   size_t n = staged_;  // records covered from the front, withdrawn ones included
-  while (n < queue_.size() && batch_.size() < wb_->o_.batch_records &&
-         bytes < wb_->o_.batch_bytes) {
+  const uint64_t max_bytes =
+      staging() ? std::min(wb_->o_.batch_bytes, StageLimit()) : wb_->o_.batch_bytes;
+  while (n < queue_.size() && batch_.size() < wb_->o_.batch_records && bytes < max_bytes) {
     const WriteRecord* r = queue_[n];
     if (!r->withdrawn) {
       // Not in the journal yet (or not synced, with wal.sync = always): wait.
@@ -489,12 +493,17 @@ void WriteBehind::Drain::OnRetryTimer(uv_timer_t* t) {
   if (d->busy_) d->Apply();
 }
 
-bool WriteBehind::Drain::StageDue() {
-  if (stop_requested_.load(std::memory_order_relaxed)) return true;
+uint64_t WriteBehind::Drain::StageLimit() const {
   const WriteBehindOptions& o = wb_->o_;
   uint64_t limit = o.l3_stage_bytes;
   if (o.wal.max_bytes > 0) limit = std::min<uint64_t>(limit, std::max<uint64_t>(o.wal.max_bytes / 4, 1));
-  if (stage_bytes_ >= limit) return true;
+  return limit;
+}
+
+bool WriteBehind::Drain::StageDue() {
+  if (stop_requested_.load(std::memory_order_relaxed)) return true;
+  const WriteBehindOptions& o = wb_->o_;
+  if (stage_bytes_ >= StageLimit()) return true;
   if (wb_->clock_->NowMs() - stage_since_ms_ >= o.l3_stage_ms) return true;
   const uint64_t want = confirm_target_.load(std::memory_order_relaxed);
   return want > wb_->confirmed_seq() && want <= staged_last_seq_;
