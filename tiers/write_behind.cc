@@ -55,6 +55,23 @@ struct NetWrite {
   uint8_t mask = 0;
 };
 
+// The L3 write for a net write (views into the same bytes).
+static L3Write ToL3Write(const NetWrite& r) {
+  L3Write w;
+  w.key = r.key;
+  if (r.op == WriteBehind::Op::kSet) {
+    w.kind = L3Write::Kind::kPut;
+    w.value = r.value;
+    w.expire_at_ms = r.expire_at_ms;
+  } else if (r.op == WriteBehind::Op::kDelete) {
+    w.kind = L3Write::Kind::kDelete;
+  } else {
+    w.kind = L3Write::Kind::kExpire;
+    w.expire_at_ms = r.expire_at_ms;
+  }
+  return w;
+}
+
 // The drain: its own thread and libuv loop (so that it can own an L2Tier),
 // taking batches in sequence order from the queue that Journal() fills.
 class WriteBehind::Drain {
@@ -412,19 +429,7 @@ void WriteBehind::Drain::Apply() {
     writes.reserve(net_.size());
     for (const NetWrite& r : net_) {
       if (!(r.mask & kTierL3)) continue;
-      L3Write w;
-      w.key = r.key;
-      if (r.op == Op::kSet) {
-        w.kind = L3Write::Kind::kPut;
-        w.value = r.value;
-        w.expire_at_ms = r.expire_at_ms;
-      } else if (r.op == Op::kDelete) {
-        w.kind = L3Write::Kind::kDelete;
-      } else {
-        w.kind = L3Write::Kind::kExpire;
-        w.expire_at_ms = r.expire_at_ms;
-      }
-      writes.push_back(std::move(w));
+      writes.push_back(ToL3Write(r));
     }
     Status s = writes.empty() ? Status::Ok() : wb_->o_.l3->Write(writes);
     writes.clear();  // views into the batch's records
@@ -517,19 +522,7 @@ bool WriteBehind::Drain::IngestStage() {
   writes.clear();
   writes.reserve(stage_.size());
   for (const NetWrite& r : stage_) {
-    L3Write w;
-    w.key = r.key;
-    if (r.op == Op::kSet) {
-      w.kind = L3Write::Kind::kPut;
-      w.value = r.value;
-      w.expire_at_ms = r.expire_at_ms;
-    } else if (r.op == Op::kDelete) {
-      w.kind = L3Write::Kind::kDelete;
-    } else {
-      w.kind = L3Write::Kind::kExpire;
-      w.expire_at_ms = r.expire_at_ms;
-    }
-    writes.push_back(w);
+    writes.push_back(ToL3Write(r));
   }
   Status s = wb_->o_.l3->Ingest(writes);
   writes.clear();
