@@ -440,6 +440,8 @@ Status Wal::Impl::SyncFd(int fd) {
 void Wal::Impl::SyncActiveUnlocked(std::unique_lock<std::mutex>& file_lock) {
   // What the sync covers: the bytes written before it starts.
   const int fd = fd_;
+  const uint64_t first = segments_.back().first_seq;  // names the segment (a new one
+                                                      // may reuse the descriptor number)
   const uint64_t size = size_;
   const uint64_t last = segments_.back().last_seq;
   const bool has_records = last >= segments_.back().first_seq;
@@ -458,7 +460,7 @@ void Wal::Impl::SyncActiveUnlocked(std::unique_lock<std::mutex>& file_lock) {
   sync_cv_.notify_all();
   file_lock.lock();
   writer_holds_file_.store(true, std::memory_order_release);
-  if (fd_ != fd) {
+  if (fd_ != fd || segments_.back().first_seq != first) {
     // Rotated (and so synced and closed) meanwhile; a failure there was
     // recorded by whoever rotated.
     return;
