@@ -71,7 +71,6 @@
 #include <functional>
 #include <mutex>
 #include <optional>
-#include <unordered_map>
 
 namespace strata {
 namespace {
@@ -206,6 +205,65 @@ class L3Store::Impl {
     return ReadLive(key, out, rocksdb::ReadOptions());
   }
 
+  // What the DB should hold for one key after a batch's writes of it.
+  struct KeyEnd {
+    bool put = false;  // else a delete
+    std::string_view key;
+    std::string_view value;  // put; valid during the emit call
+    int64_t expire_at_ms = 0;
+  };
+  // Folds a batch's writes per key, in key order (stable: a key's writes
+  // keep theirs), and calls emit once per key that needs writing. An expire
+  // applies to what the batch wrote before it, else to the DB's live entry
+  // (read here); an expire of an absent or expired entry is a no-op, and
+  // one in the past deletes. Returns the first error of a read or of emit.
+  Status FoldByKey(const std::vector<L3Write>& batch,
+                   const std::function<Status(const KeyEnd&)>& emit) {
+    std::vector<uint32_t> order(batch.size());
+    for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(),
+                     [&batch](uint32_t a, uint32_t b) { return batch[a].key < batch[b].key; });
+    const int64_t now = clock->NowMs();
+    std::string read_value;
+    for (size_t i = 0; i < order.size();) {
+      KeyEnd end;
+      end.key = batch[order[i]].key;
+      bool write = false;  // whether the batch changes the key at all
+      bool known = false;  // whether `end` reflects the DB's live entry
+      for (; i < order.size() && batch[order[i]].key == end.key; ++i) {
+        const L3Write& w = batch[order[i]];
+        if (w.kind == L3Write::Kind::kPut) {
+          end = KeyEnd{true, end.key, w.value, w.expire_at_ms};
+          write = known = true;
+        } else if (w.kind == L3Write::Kind::kDelete) {
+          end = KeyEnd{false, end.key, {}, 0};
+          write = known = true;
+        } else {
+          if (!known) {
+            L3Value cur;
+            Status rs = ReadLive(end.key, &cur);
+            if (!rs.ok()) return rs;
+            known = true;
+            if (cur.found) {
+              read_value = std::move(cur.value);
+              end = KeyEnd{true, end.key, read_value, cur.expire_at_ms};
+            }
+          }
+          if (!end.put || Expired(end.expire_at_ms, now)) continue;  // absent: no-op
+          write = true;
+          if (Expired(w.expire_at_ms, now)) {
+            end = KeyEnd{false, end.key, {}, 0};
+          } else {
+            end.expire_at_ms = w.expire_at_ms;
+          }
+        }
+      }
+      if (!write) continue;
+      if (Status es = emit(end); !es.ok()) return es;
+    }
+    return Status::Ok();
+  }
+
   Status Commit(rocksdb::WriteBatch* batch, std::string_view what) {
     rocksdb::WriteOptions o = wo;
     o.memtable_insert_hint_per_batch = batch->Count() > 1;
@@ -326,68 +384,26 @@ Status L3Store::Write(const std::vector<L3Write>& batch) {
   locks.reserve(idx.size());
   for (size_t i : idx) locks.emplace_back(impl_->stripes[i]);
 
-  // What this batch has written so far, for kExpire after an earlier write of
-  // the same key in the batch (the DB does not see the batch until commit).
-  // Only a batch with a kExpire needs it (the drain's batches are coalesced:
-  // usually puts only).
-  const bool need_overlay = std::any_of(batch.begin(), batch.end(), [](const L3Write& w) {
-    return w.kind == L3Write::Kind::kExpire;
-  });
-  std::unordered_map<std::string_view, L3Value> overlay;
-  int64_t now = impl_->clock->NowMs();
-  // In key order (stable: writes of one key keep theirs), so that with
-  // memtable_insert_hint_per_batch each memtable insert starts its skip-list
-  // search where the previous one ended: a batch of random keys cost 2x
-  // more CPU in FindSpliceForLevel than the same batch sorted.
-  std::vector<uint32_t> order(batch.size());
-  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(),
-                   [&batch](uint32_t a, uint32_t b) { return batch[a].key < batch[b].key; });
+  // Each key once, in key order, so that with memtable_insert_hint_per_batch
+  // each memtable insert starts its skip-list search where the previous one
+  // ended: a batch of random keys cost 2x more CPU in FindSpliceForLevel than
+  // the same batch sorted.
   rocksdb::WriteBatch wb;
-  for (uint32_t i : order) {
-    const L3Write& w = batch[i];
+  Status fs = impl_->FoldByKey(batch, [&wb](const Impl::KeyEnd& end) {
     rocksdb::Status s;
-    switch (w.kind) {
-      case L3Write::Kind::kPut: {
-        // Header and value as two parts: no encoded copy per put.
-        char header[kHeader];
-        HeaderBytes(header, w.expire_at_ms);
-        rocksdb::Slice key = ToSlice(w.key);
-        rocksdb::Slice parts[2] = {rocksdb::Slice(header, kHeader), ToSlice(w.value)};
-        s = wb.Put(rocksdb::SliceParts(&key, 1), rocksdb::SliceParts(parts, 2));
-        if (need_overlay) {
-          overlay[w.key] = L3Value{!Expired(w.expire_at_ms, now), std::string(w.value),
-                                   w.expire_at_ms};
-        }
-        break;
-      }
-      case L3Write::Kind::kDelete:
-        s = wb.Delete(ToSlice(w.key));
-        if (need_overlay) overlay[w.key] = L3Value{};
-        break;
-      case L3Write::Kind::kExpire: {
-        L3Value cur;
-        auto it = overlay.find(w.key);
-        if (it != overlay.end()) {
-          cur = it->second;
-        } else {
-          Status rs = impl_->ReadLive(w.key, &cur);
-          if (!rs.ok()) return rs;
-        }
-        if (!cur.found) break;  // absent: no-op
-        if (Expired(w.expire_at_ms, now)) {
-          s = wb.Delete(ToSlice(w.key));
-          overlay[w.key] = L3Value{};
-        } else {
-          s = wb.Put(ToSlice(w.key), Encode(cur.value, w.expire_at_ms));
-          cur.expire_at_ms = w.expire_at_ms;
-          overlay[w.key] = std::move(cur);
-        }
-        break;
-      }
+    rocksdb::Slice key = ToSlice(end.key);
+    if (end.put) {
+      // Header and value as two parts: no encoded copy per put.
+      char header[kHeader];
+      HeaderBytes(header, end.expire_at_ms);
+      rocksdb::Slice parts[2] = {rocksdb::Slice(header, kHeader), ToSlice(end.value)};
+      s = wb.Put(rocksdb::SliceParts(&key, 1), rocksdb::SliceParts(parts, 2));
+    } else {
+      s = wb.Delete(key);
     }
-    if (!s.ok()) return FromRocks(s, "batch");
-  }
+    return s.ok() ? Status::Ok() : FromRocks(s, "batch");
+  });
+  if (!fs.ok()) return fs;
   return impl_->Commit(&wb, "write");
 }
 
@@ -399,80 +415,37 @@ Status L3Store::Ingest(const std::vector<L3Write>& batch) {
   locks.reserve(kStripes);
   for (std::mutex& m : impl_->stripes) locks.emplace_back(m);
 
-  std::vector<uint32_t> order(batch.size());
-  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(),
-                   [&batch](uint32_t a, uint32_t b) { return batch[a].key < batch[b].key; });
-  const int64_t now = impl_->clock->NowMs();
   const std::string file = impl_->ingest_dir + "/" +
                            std::to_string(impl_->ingest_counter.fetch_add(1)) + ".sst";
   rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), impl_->options);
   bool opened = false;
   uint64_t entries = 0;
   std::string encoded;  // header + value of the entry being written
-  std::string read_value;
-  rocksdb::Status s;
-  for (size_t i = 0; i < order.size() && s.ok();) {
-    const std::string_view key = batch[order[i]].key;
-    // The key's writes, in order, folded into what the DB should hold after
-    // them: a put (value, expiry), a delete, or nothing (an expire of an
-    // absent key).
-    enum class End : uint8_t { kNothing, kPut, kDelete } end = End::kNothing;
-    bool known = false;  // whether `end` reflects the DB's current entry
-    std::string_view value;
-    int64_t expire_at_ms = 0;
-    for (; i < order.size() && batch[order[i]].key == key; ++i) {
-      const L3Write& w = batch[order[i]];
-      if (w.kind == L3Write::Kind::kPut) {
-        end = End::kPut;
-        value = w.value;
-        expire_at_ms = w.expire_at_ms;
-        known = true;
-      } else if (w.kind == L3Write::Kind::kDelete) {
-        end = End::kDelete;
-        known = true;
-      } else {
-        if (!known) {
-          L3Value cur;
-          Status rs = impl_->ReadLive(key, &cur);
-          if (!rs.ok()) {
-            (void)std::filesystem::remove(file);
-            return rs;
-          }
-          known = true;
-          if (cur.found) {
-            read_value = std::move(cur.value);
-            end = End::kPut;
-            value = read_value;
-          }
-        }
-        if (end == End::kPut) {
-          if (Expired(w.expire_at_ms, now)) {
-            end = End::kDelete;
-          } else {
-            expire_at_ms = w.expire_at_ms;
-          }
-        }
-      }
-    }
-    if (end == End::kNothing) continue;
+  Status fs = impl_->FoldByKey(batch, [&](const Impl::KeyEnd& end) {
+    rocksdb::Status s;
     if (!opened) {
       s = writer.Open(file);
-      if (!s.ok()) break;
+      if (!s.ok()) return FromRocks(s, "ingest");
       opened = true;
     }
-    if (end == End::kPut) {
+    if (end.put) {
       encoded.resize(kHeader);
-      HeaderBytes(encoded.data(), expire_at_ms);
-      encoded.append(value);
-      s = writer.Put(ToSlice(key), ToSlice(encoded));
+      HeaderBytes(encoded.data(), end.expire_at_ms);
+      encoded.append(end.value);
+      s = writer.Put(ToSlice(end.key), ToSlice(encoded));
     } else {
-      s = writer.Delete(ToSlice(key));
+      s = writer.Delete(ToSlice(end.key));
     }
     ++entries;
+    return s.ok() ? Status::Ok() : FromRocks(s, "ingest");
+  });
+  if (!fs.ok()) {
+    std::error_code ec;
+    std::filesystem::remove(file, ec);
+    return fs;
   }
   if (!opened) return Status::Ok();  // nothing to write (expiries of absent keys)
-  if (s.ok()) s = writer.Finish();
+  rocksdb::Status s = writer.Finish();
   if (s.ok()) {
     rocksdb::IngestExternalFileOptions io;
     io.move_files = true;  // a hard link, no copy
