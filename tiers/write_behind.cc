@@ -156,6 +156,7 @@ class WriteBehind::Drain {
   void Run();
   static void OnAsync(uv_async_t* a);
   static void OnRetryTimer(uv_timer_t* t);
+  void StartRetryTimer(int* attempt);  // after the *attempt-th failure in a row
   // Staged bytes that make the stage due; a batch carries at most as many,
   // so an ingested file stays under twice this.
   uint64_t StageLimit() const;
@@ -171,6 +172,12 @@ class WriteBehind::Drain {
   void ApplyL2();
   void TierDone();
   void Complete();
+  // Counts a batch L2 (and, without staging, L3) confirmed.
+  void RecordBatch(uint64_t records);
+  // Every tier has the first `n` queued records, up to `seq`: pop them, let
+  // the pending map forget them, free their journal share, answer "through"
+  // writes.
+  void ConfirmFront(size_t n, uint64_t seq);
 
   WriteBehind* wb_;
   std::mutex mu_;
@@ -482,8 +489,12 @@ void WriteBehind::Drain::TierDone() {
   // Retry what failed, with doubling delays; the queue keeps growing behind
   // (bounded by wal.max_bytes on the write side).
   Bump(wb_->counters_.retries);
-  int shift = std::min(attempt_++, 16);
-  int64_t delay = std::min(wb_->o_.retry_max_ms, wb_->o_.retry_base_ms << shift);
+  StartRetryTimer(&attempt_);
+}
+
+void WriteBehind::Drain::StartRetryTimer(int* attempt) {
+  const int shift = std::min((*attempt)++, 16);  // doubling delays, capped
+  const int64_t delay = std::min(wb_->o_.retry_max_ms, wb_->o_.retry_base_ms << shift);
   uv_timer_start(&retry_timer_, &Drain::OnRetryTimer, static_cast<uint64_t>(delay), 0);
 }
 
@@ -531,21 +542,34 @@ bool WriteBehind::Drain::IngestStage() {
     LOG_RATE_LIMITED(LogLevel::kWarn, "write-behind: L3 ingest failed: %s", s.message().c_str());
     busy_ = true;  // nothing else happens until the ingest succeeds
     ingest_failed_ = true;
-    int shift = std::min(ingest_attempt_++, 16);
-    int64_t delay = std::min(wb_->o_.retry_max_ms, wb_->o_.retry_base_ms << shift);
-    uv_timer_start(&retry_timer_, &Drain::OnRetryTimer, static_cast<uint64_t>(delay), 0);
+    StartRetryTimer(&ingest_attempt_);
     return false;
   }
   ingest_attempt_ = 0;
   if (!stage_.empty()) Bump(wb_->counters_.l3_ingests);
-  const uint64_t seq = staged_last_seq_;
+  stage_.clear();
+  stage_bytes_ = 0;
+  stage_since_ms_ = 0;
+  ConfirmFront(staged_, staged_last_seq_);
+  return true;
+}
+
+void WriteBehind::Drain::RecordBatch(uint64_t records) {
+  Bump(wb_->counters_.batches);
+  wb_->counters_.batch_records.Record(records);
+  if (records > wb_->counters_.batch_records_max.load(std::memory_order_relaxed)) {
+    wb_->counters_.batch_records_max.store(records, std::memory_order_relaxed);
+  }
+}
+
+void WriteBehind::Drain::ConfirmFront(size_t n, uint64_t seq) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (size_t i = 0; i < staged_; ++i) {
+    for (size_t i = 0; i < n; ++i) {
       done_.push_back(queue_.front());
       queue_.pop_front();
     }
-    staged_ = 0;
+    staged_ -= std::min(staged_, n);  // the stage, when it is what was confirmed
   }
   uint64_t confirmed = 0;
   for (WriteRecord* r : done_) {
@@ -554,15 +578,13 @@ bool WriteBehind::Drain::IngestStage() {
     ++confirmed;
   }
   Bump(wb_->counters_.drained_records, confirmed);
-  stage_.clear();
-  stage_bytes_ = 0;
-  stage_since_ms_ = 0;
+  // Frees the records' wal.max_bytes share now; the CHECKPOINT file follows
+  // on the checkpoint timer (PersistCheckpoint).
   wb_->wal_->Release(seq);
   wb_->confirmed_seq_.store(seq, std::memory_order_release);
-  for (WriteRecord* r : done_) r->Unref();
+  for (WriteRecord* r : done_) r->Unref();  // outside mu_
   done_.clear();
   wb_->Wake();
-  return true;
 }
 
 void WriteBehind::Drain::OnCheckpointTimer(uv_timer_t* t) {
@@ -593,56 +615,26 @@ void WriteBehind::Drain::PersistCheckpoint() {
 }
 
 void WriteBehind::Drain::Complete() {
-  uint64_t seq = batch_last_seq_;
-  if (staging()) {
-    // L2 has the batch; its L3 part waits in the stage, its records in the
-    // queue (they are confirmed by IngestStage).
-    const uint64_t n = batch_.size();
-    net_.clear();
-    batch_.clear();
-    Bump(wb_->counters_.batches);
-    wb_->counters_.batch_records.Record(n);
-    if (n > wb_->counters_.batch_records_max.load(std::memory_order_relaxed)) {
-      wb_->counters_.batch_records_max.store(n, std::memory_order_relaxed);
-    }
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      staged_ += in_batch_;
-      in_batch_ = 0;
-    }
-    if (stage_since_ms_ == 0) stage_since_ms_ = wb_->clock_->NowMs();
-    staged_last_seq_ = seq;
-    busy_ = false;
-    Pump();  // ingests the stage if it is due
-    return;
-  }
-  for (const NetWrite& r : net_) wb_->o_.pending->Confirm(r.key, seq);
+  RecordBatch(batch_.size());
   net_.clear();
-  const uint64_t n = batch_.size();
   batch_.clear();
-  Bump(wb_->counters_.drained_records, n);
-  Bump(wb_->counters_.batches);
-  wb_->counters_.batch_records.Record(n);
-  if (n > wb_->counters_.batch_records_max.load(std::memory_order_relaxed)) {
-    wb_->counters_.batch_records_max.store(n, std::memory_order_relaxed);
-  }
-  // Frees the batch's wal.max_bytes share now; the CHECKPOINT file follows
-  // on the checkpoint timer (PersistCheckpoint).
-  wb_->wal_->Release(seq);
-  wb_->confirmed_seq_.store(seq, std::memory_order_release);
+  size_t n;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (size_t i = 0; i < in_batch_; ++i) {
-      done_.push_back(queue_.front());
-      queue_.pop_front();
-    }
+    n = in_batch_;
     in_batch_ = 0;
+    // Staging: L2 has the batch; its L3 part waits in the stage, its records
+    // in the queue (IngestStage confirms them).
+    if (staging()) staged_ += n;
   }
-  for (WriteRecord* r : done_) r->Unref();  // outside mu_
-  done_.clear();
   busy_ = false;
-  wb_->Wake();
-  Pump();
+  if (staging()) {
+    if (stage_since_ms_ == 0) stage_since_ms_ = wb_->clock_->NowMs();
+    staged_last_seq_ = batch_last_seq_;
+  } else {
+    ConfirmFront(n, batch_last_seq_);
+  }
+  Pump();  // with staging, ingests the stage if it is due
 }
 
 uint64_t WriteBehind::Drain::Stop(int64_t deadline_ms) {
