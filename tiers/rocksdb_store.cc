@@ -67,6 +67,7 @@
 #include <array>
 #include <atomic>
 #include <cassert>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <mutex>
@@ -212,6 +213,21 @@ class L3Store::Impl {
     std::string_view value;  // put; valid during the emit call
     int64_t expire_at_ms = 0;
   };
+  // A key's first 16 bytes as two big-endian words (zero-padded): comparing
+  // them orders keys as memcmp does, except that ties need the whole keys.
+  struct SortItem {
+    uint64_t p0;
+    uint64_t p1;
+    uint32_t index;
+    static SortItem Of(std::string_view key, uint32_t index) {
+      unsigned char b[16] = {};
+      std::memcpy(b, key.data(), std::min<size_t>(key.size(), sizeof(b)));
+      SortItem it{0, 0, index};
+      for (int i = 0; i < 8; ++i) it.p0 = (it.p0 << 8) | b[i];
+      for (int i = 8; i < 16; ++i) it.p1 = (it.p1 << 8) | b[i];
+      return it;
+    }
+  };
   // Folds a batch's writes per key, in key order (stable: a key's writes
   // keep theirs), and calls emit once per key that needs writing. An expire
   // applies to what the batch wrote before it, else to the DB's live entry
@@ -219,10 +235,19 @@ class L3Store::Impl {
   // one in the past deletes. Returns the first error of a read or of emit.
   Status FoldByKey(const std::vector<L3Write>& batch,
                    const std::function<Status(const KeyEnd&)>& emit) {
-    std::vector<uint32_t> order(batch.size());
-    for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::stable_sort(order.begin(), order.end(),
-                     [&batch](uint32_t a, uint32_t b) { return batch[a].key < batch[b].key; });
+    // Sorted by key, then by position (a key's writes stay in batch order).
+    // Each element carries the key's first 16 bytes, so most comparisons
+    // touch only this array, not the keys scattered over the heap.
+    std::vector<SortItem> sort_buf(batch.size());
+    for (uint32_t i = 0; i < batch.size(); ++i) sort_buf[i] = SortItem::Of(batch[i].key, i);
+    std::sort(sort_buf.begin(), sort_buf.end(), [&batch](const SortItem& a, const SortItem& b) {
+      if (a.p0 != b.p0) return a.p0 < b.p0;
+      if (a.p1 != b.p1) return a.p1 < b.p1;
+      if (batch[a.index].key != batch[b.index].key) return batch[a.index].key < batch[b.index].key;
+      return a.index < b.index;
+    });
+    std::vector<uint32_t> order(sort_buf.size());
+    for (size_t i = 0; i < sort_buf.size(); ++i) order[i] = sort_buf[i].index;
     const int64_t now = clock->NowMs();
     std::string read_value;
     for (size_t i = 0; i < order.size();) {

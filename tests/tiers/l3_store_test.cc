@@ -172,13 +172,24 @@ TEST_CASE("l3 store: Ingest of many random keys matches a map", "[l3]") {
   auto s = OpenL3(Opts(dir.path(), &clock));
   std::map<std::string, std::string> model;
   std::mt19937 rng(7);
+  // Keys that the ingest's sort must order by whole key: equal in their
+  // first 16 bytes, shorter and longer than 16, with zero bytes, empty-ish.
+  std::vector<std::string> pool;
+  for (int i = 0; i < 3000; ++i) pool.push_back(Key(i));
+  const std::string p16 = "sixteen-byte-pfx";
+  for (int i = 0; i < 300; ++i) pool.push_back(p16 + std::to_string(i));
+  for (int n = 0; n < 24; ++n) {
+    pool.push_back(std::string(static_cast<size_t>(n) + 1, '\0'));
+    pool.push_back(p16.substr(0, static_cast<size_t>(n % 17)) + std::string(1, '\0'));
+    pool.push_back(std::string(static_cast<size_t>(n) + 1, '\xff'));
+  }
   for (int round = 0; round < 5; ++round) {
     std::vector<std::string> keys, values;
     std::vector<L3Write> batch;
     keys.reserve(5000);
     values.reserve(5000);
     for (int i = 0; i < 5000; ++i) {
-      keys.push_back(Key(static_cast<int>(rng() % 3000)));
+      keys.push_back(pool[rng() % pool.size()]);
       values.push_back("v" + std::to_string(round) + "-" + std::to_string(i));
     }
     for (int i = 0; i < 5000; ++i) {
@@ -192,10 +203,10 @@ TEST_CASE("l3 store: Ingest of many random keys matches a map", "[l3]") {
     }
     REQUIRE(s->Ingest(batch).ok());
   }
-  for (int i = 0; i < 3000; ++i) {
-    L3Value v = MustGet(s.get(), Key(i));
-    auto it = model.find(Key(i));
-    INFO(Key(i));
+  for (const std::string& k : pool) {
+    L3Value v = MustGet(s.get(), k);
+    auto it = model.find(k);
+    INFO(k);
     REQUIRE(v.found == (it != model.end()));
     if (v.found) CHECK(v.value == it->second);
   }
