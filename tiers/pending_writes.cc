@@ -1,5 +1,7 @@
 #include "tiers/pending_writes.h"
 
+#include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <mutex>
 #include <new>
@@ -12,10 +14,11 @@ namespace strata {
 // ---------------------------------------------------------------- WriteRecord
 
 WriteRecord* WriteRecord::Make(Op op, std::string_view key, std::string_view value,
-                               int64_t expire_at_ms, uint8_t mask, uint32_t refs) {
+                               int64_t expire_at_ms, uint8_t mask, uint32_t refs, uint64_t hash) {
   void* mem = ::operator new(sizeof(WriteRecord) + key.size() + value.size());
   auto* r = new (mem) WriteRecord(op, static_cast<uint32_t>(key.size()),
-                                  static_cast<uint32_t>(value.size()), expire_at_ms, mask, refs);
+                                  static_cast<uint32_t>(value.size()), expire_at_ms, mask, refs,
+                                  hash);
   if (!key.empty()) std::memcpy(r->data(), key.data(), key.size());
   if (!value.empty()) std::memcpy(r->data() + key.size(), value.data(), value.size());
   return r;
@@ -29,34 +32,76 @@ void WriteRecord::Free() {
 // ---------------------------------------------------------------- PendingWrites
 
 namespace {
-int64_t Charge(std::string_view key, const PendingWrites::Entry& e) {
-  return static_cast<int64_t>(key.size() + e.value().size() + sizeof(PendingWrites::Entry) + 32);
+
+int64_t Charge(const PendingWrites::Entry& e) {
+  return static_cast<int64_t>(e.key_rec->key().size() + e.value().size() +
+                              sizeof(PendingWrites::Entry) + 16);
 }
+
+// The hash's low bits pick the shard; the bits above them, the home slot.
+size_t Home(uint64_t hash, size_t mask) { return static_cast<size_t>(hash >> 6) & mask; }
+
 }  // namespace
 
 PendingWrites::~PendingWrites() {
   for (Shard& s : shards_) {
-    while (!s.map.empty()) EraseLocked(s, s.map.begin());
+    for (Slot& sl : s.slots_) {
+      if (sl.e.key_rec == nullptr) continue;
+      if (sl.e.val_rec != nullptr) sl.e.val_rec->Unref();
+      sl.e.key_rec->Unref();
+    }
   }
 }
 
-PendingWrites::Shard& PendingWrites::ShardFor(std::string_view key) {
-  return shards_[KeyHash(key) & (kShards - 1)];
+uint64_t PendingWrites::HashOf(std::string_view key) { return KeyHash(key); }
+
+ptrdiff_t PendingWrites::FindSlot(const Shard& shard, std::string_view key, uint64_t hash,
+                                  const WriteRecord* rec) {
+  if (shard.used_ == 0) return -1;
+  const size_t mask = shard.slots_.size() - 1;
+  for (size_t i = Home(hash, mask);; i = (i + 1) & mask) {
+    const Slot& sl = shard.slots_[i];
+    if (sl.e.key_rec == nullptr) return -1;
+    if (sl.e.key_rec == rec || (sl.hash == hash && sl.e.key_rec->key() == key)) {
+      return static_cast<ptrdiff_t>(i);
+    }
+  }
 }
 
-const PendingWrites::Entry* PendingWrites::FindLocked(Shard& shard, std::string_view key) {
-  auto it = shard.map.find(key);
-  return it == shard.map.end() ? nullptr : &it->second;
+void PendingWrites::Resize(Shard& shard, size_t slots) {
+  std::vector<Slot> old(slots, Slot{0, Entry()});
+  old.swap(shard.slots_);
+  const size_t mask = slots - 1;
+  for (const Slot& sl : old) {
+    if (sl.e.key_rec == nullptr) continue;
+    size_t i = Home(sl.hash, mask);
+    while (shard.slots_[i].e.key_rec != nullptr) i = (i + 1) & mask;
+    shard.slots_[i] = sl;
+  }
+}
+
+const PendingWrites::Entry* PendingWrites::FindLocked(Shard& shard, std::string_view key,
+                                                      uint64_t hash) {
+  const ptrdiff_t i = FindSlot(shard, key, hash, nullptr);
+  return i < 0 ? nullptr : &shard.slots_[static_cast<size_t>(i)].e;
 }
 
 void PendingWrites::PutLocked(Shard& shard, WriteRecord* r) {
   using Op = WriteRecord::Op;
-  const std::string_view key = r->key();
-  auto it = shard.map.find(key);
-  if (it == shard.map.end()) {
-    Entry e;
+  const ptrdiff_t found = FindSlot(shard, r->key(), r->hash, nullptr);
+  if (found < 0) {
+    if ((shard.used_ + 1) * 2 > shard.slots_.size()) {
+      Resize(shard, std::max(kMinSlots, shard.slots_.size() * 2));
+    }
+    const size_t mask = shard.slots_.size() - 1;
+    size_t i = Home(r->hash, mask);
+    while (shard.slots_[i].e.key_rec != nullptr) i = (i + 1) & mask;
+    Slot& sl = shard.slots_[i];
+    sl.hash = r->hash;
+    Entry& e = sl.e;
     r->Ref();
-    e.key_rec = r;  // the map's key views its bytes
+    e.key_rec = r;
+    e.val_rec = nullptr;
     if (r->op == Op::kSet) {
       r->Ref();
       e.val_rec = r;
@@ -64,14 +109,15 @@ void PendingWrites::PutLocked(Shard& shard, WriteRecord* r) {
     e.seq = r->seq;
     e.op = r->op;
     e.expire_at_ms = r->expire_at_ms;
-    it = shard.map.emplace(key, e).first;
+    e.has_older = false;
+    ++shard.used_;
     size_.fetch_add(1, std::memory_order_relaxed);
-    bytes_.fetch_add(Charge(key, it->second), std::memory_order_relaxed);
+    bytes_.fetch_add(Charge(e), std::memory_order_relaxed);
     return;
   }
-  Entry& cur = it->second;
+  Entry& cur = shard.slots_[static_cast<size_t>(found)].e;
   if (cur.seq >= r->seq) return;  // a newer write is already recorded
-  bytes_.fetch_sub(Charge(key, cur), std::memory_order_relaxed);
+  bytes_.fetch_sub(Charge(cur), std::memory_order_relaxed);
   cur.seq = r->seq;
   cur.has_older = true;
   if (r->op == Op::kExpire) {
@@ -88,30 +134,48 @@ void PendingWrites::PutLocked(Shard& shard, WriteRecord* r) {
     cur.op = r->op;
     cur.expire_at_ms = r->expire_at_ms;
   }
-  bytes_.fetch_add(Charge(key, cur), std::memory_order_relaxed);
+  bytes_.fetch_add(Charge(cur), std::memory_order_relaxed);
 }
 
-void PendingWrites::EraseLocked(Shard& shard, Map::iterator it) {
-  Entry e = it->second;
-  bytes_.fetch_sub(Charge(it->first, e), std::memory_order_relaxed);
+void PendingWrites::EraseSlot(Shard& shard, size_t i) {
+  const Entry e = shard.slots_[i].e;
+  bytes_.fetch_sub(Charge(e), std::memory_order_relaxed);
   size_.fetch_sub(1, std::memory_order_relaxed);
-  shard.map.erase(it);  // before the key's storage may go
+  // Backward shift: move later members of the probe run into the hole while
+  // the hole lies between their home and where they sit, so that every key
+  // stays reachable from its home without tombstones.
+  const size_t mask = shard.slots_.size() - 1;
+  size_t hole = i;
+  for (size_t j = (i + 1) & mask; shard.slots_[j].e.key_rec != nullptr; j = (j + 1) & mask) {
+    const size_t home = Home(shard.slots_[j].hash, mask);
+    const bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+    if (stays) continue;
+    shard.slots_[hole] = shard.slots_[j];
+    hole = j;
+  }
+  shard.slots_[hole].e = Entry();
+  --shard.used_;
+  if (shard.used_ == 0) {
+    std::vector<Slot>().swap(shard.slots_);
+  } else if (shard.slots_.size() > kMinSlots && shard.used_ * 8 < shard.slots_.size()) {
+    Resize(shard, shard.slots_.size() / 2);  // a burst is over: give memory back
+  }
   if (e.val_rec != nullptr) e.val_rec->Unref();
-  e.key_rec->Unref();
+  e.key_rec->Unref();  // last: the slot no longer views its key
 }
 
 bool PendingWrites::EraseIfSeqLocked(Shard& shard, std::string_view key, uint64_t seq) {
-  auto it = shard.map.find(key);
-  if (it == shard.map.end() || it->second.seq != seq) return false;
-  EraseLocked(shard, it);
+  const ptrdiff_t i = FindSlot(shard, key, HashOf(key), nullptr);
+  if (i < 0 || shard.slots_[static_cast<size_t>(i)].e.seq != seq) return false;
+  EraseSlot(shard, static_cast<size_t>(i));
   return true;
 }
 
 bool PendingWrites::Lookup(std::string_view key, PendingWrite* out) {
-  Shard& s = ShardFor(key);
+  const uint64_t h = HashOf(key);
+  Shard& s = ShardOf(h);
   std::lock_guard<SpinLock> lock(s.mu);
-  if (s.map.empty()) return false;
-  const Entry* e = FindLocked(s, key);
+  const Entry* e = FindLocked(s, key, h);
   if (e == nullptr) return false;
   out->seq = e->seq;
   out->op = e->op;
@@ -120,12 +184,12 @@ bool PendingWrites::Lookup(std::string_view key, PendingWrite* out) {
   return true;
 }
 
-void PendingWrites::Confirm(std::string_view key, uint64_t seq) {
-  Shard& s = ShardFor(key);
+void PendingWrites::Confirm(const WriteRecord* r, uint64_t seq) {
+  Shard& s = ShardOf(r->hash);
   std::lock_guard<SpinLock> lock(s.mu);
-  auto it = s.map.find(key);
-  if (it == s.map.end() || it->second.seq > seq) return;
-  EraseLocked(s, it);
+  const ptrdiff_t i = FindSlot(s, r->key(), r->hash, r);
+  if (i < 0 || s.slots_[static_cast<size_t>(i)].e.seq > seq) return;
+  EraseSlot(s, static_cast<size_t>(i));
 }
 
 // ---------------------------------------------------------------- PendingTier

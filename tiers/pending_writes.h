@@ -7,10 +7,17 @@
 // old value that Redis or RocksDB still hold. The drain removes an entry
 // once the write it holds (or a newer one) is confirmed.
 //
-// Locking. 64 shards, each a spin lock over a hash map. The write-behind path
-// holds a key's shard lock across "check condition, append to the WAL,
-// record here, write L1", so writes of one key from different loops reach
-// the WAL, this map and L1 in the same order.
+// Locking. 64 shards, each a spin lock over an open-addressing table. The
+// write-behind path holds a key's shard lock across "check condition, append
+// to the WAL, record here, write L1", so writes of one key from different
+// loops reach the WAL, this map and L1 in the same order.
+//
+// Layout. A key's 64-bit murmur3 hash (KeyHash, computed once per write and
+// kept in its WriteRecord) picks the shard (low 6 bits) and the home slot
+// (the bits above). Slots hold the hash and the entry inline (linear probing,
+// at most half full; deletion shifts the run back, so there are no
+// tombstones); a probe compares hashes and reads a key's bytes only on a
+// hash match, and the drain's confirm recognizes its own record by pointer.
 //
 // Thread affinity: any thread. Memory: bounded by the WAL backlog bound
 // (wal.max_bytes), since every entry is also an unconfirmed WAL record; an
@@ -22,7 +29,6 @@
 #include <functional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "common/clock.h"
@@ -41,8 +47,9 @@ class WriteRecord {
   enum class Op : uint8_t { kSet, kDelete, kExpire };
 
   // Returns a record with `refs` owners (each calls Unref once).
+  // `hash` is KeyHash(key) (the caller has usually computed it already).
   static WriteRecord* Make(Op op, std::string_view key, std::string_view value,
-                           int64_t expire_at_ms, uint8_t mask, uint32_t refs);
+                           int64_t expire_at_ms, uint8_t mask, uint32_t refs, uint64_t hash);
   WriteRecord(const WriteRecord&) = delete;
   WriteRecord& operator=(const WriteRecord&) = delete;
 
@@ -55,6 +62,7 @@ class WriteRecord {
   std::string_view value() const { return {data() + key_size_, value_size_}; }
 
   uint64_t seq = 0;  // set once, before the record is shared
+  const uint64_t hash;  // KeyHash(key())
   const Op op;
   const uint8_t mask;        // which tiers (write_behind.h's TierMask)
   bool withdrawn = false;    // under the drain queue's mutex: its journal write failed
@@ -62,8 +70,8 @@ class WriteRecord {
 
  private:
   WriteRecord(Op op, uint32_t key_size, uint32_t value_size, int64_t expire_at_ms, uint8_t mask,
-              uint32_t refs)
-      : op(op), mask(mask), expire_at_ms(expire_at_ms), refs_(refs), key_size_(key_size),
+              uint32_t refs, uint64_t hash)
+      : hash(hash), op(op), mask(mask), expire_at_ms(expire_at_ms), refs_(refs), key_size_(key_size),
         value_size_(value_size) {}
   ~WriteRecord() = default;
   void Free();
@@ -86,15 +94,10 @@ struct PendingWrite {
 
 class PendingWrites {
  public:
-  // Transparent: lookups by string_view build no std::string.
-  struct ViewHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view k) const { return std::hash<std::string_view>{}(k); }
-  };
   // A key's newest unconfirmed write, with an expire folded into the set
   // before it. Holds a reference to each record it points to.
   struct Entry {
-    WriteRecord* key_rec = nullptr;  // its key is the map's key (storage)
+    WriteRecord* key_rec = nullptr;  // holds the key's bytes; nullptr = free slot
     WriteRecord* val_rec = nullptr;  // kSet: the record holding the value
     uint64_t seq = 0;                // the newest write folded in
     WriteRecord::Op op = WriteRecord::Op::kSet;
@@ -104,9 +107,19 @@ class PendingWrites {
     bool has_older = false;
     std::string_view value() const { return val_rec ? val_rec->value() : std::string_view(); }
   };
-  struct Shard {
+  class Shard {
+   public:
     SpinLock mu;
-    std::unordered_map<std::string_view, Entry, ViewHash, std::equal_to<>> map;
+    bool empty() const { return used_ == 0; }  // REQUIRES: mu held
+
+   private:
+    friend class PendingWrites;
+    struct Slot {
+      uint64_t hash;
+      Entry e;
+    };
+    std::vector<Slot> slots_;  // a power of two long, or empty
+    size_t used_ = 0;
   };
 
   PendingWrites() = default;
@@ -114,13 +127,15 @@ class PendingWrites {
   PendingWrites(const PendingWrites&) = delete;
   PendingWrites& operator=(const PendingWrites&) = delete;
 
-  Shard& ShardFor(std::string_view key);
+  static uint64_t HashOf(std::string_view key);
+  Shard& ShardOf(uint64_t hash) { return shards_[hash & (kShards - 1)]; }
+  Shard& ShardFor(std::string_view key) { return ShardOf(HashOf(key)); }
 
-  // REQUIRES: shard.mu held. Returns the entry or nullptr.
-  static const Entry* FindLocked(Shard& shard, std::string_view key);
-  // REQUIRES: shard.mu held. Records `r` (taking the references it keeps)
-  // unless a newer write is there. An expire over a pending set merges into
-  // it (the set with the new expiry).
+  // REQUIRES: shard.mu held, hash = HashOf(key). Returns the entry or nullptr.
+  static const Entry* FindLocked(Shard& shard, std::string_view key, uint64_t hash);
+  // REQUIRES: shard.mu held (the shard of r->hash). Records `r` (taking the
+  // references it keeps) unless a newer write is there. An expire over a
+  // pending set merges into it (the set with the new expiry).
   void PutLocked(Shard& shard, WriteRecord* r);
 
   // REQUIRES: shard.mu held. Removes the entry if it is exactly write `seq`.
@@ -128,18 +143,24 @@ class PendingWrites {
 
   // Copies the entry for `key` into *out; false if none.
   bool Lookup(std::string_view key, PendingWrite* out);
-  // The drain confirmed every write of `key` up to `seq`: forget the entry
-  // if it is not newer.
-  void Confirm(std::string_view key, uint64_t seq);
+  // The drain confirmed every write of r's key up to `seq`: forget the
+  // entry if it is not newer.
+  void Confirm(const WriteRecord* r, uint64_t seq);
 
   uint64_t size() const { return size_.load(std::memory_order_relaxed); }
   uint64_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
 
  private:
-  using Map = std::unordered_map<std::string_view, Entry, ViewHash, std::equal_to<>>;
-  void EraseLocked(Shard& shard, Map::iterator it);
+  using Slot = Shard::Slot;
+  // The slot holding `key` (recognized by `rec` if it is the entry's key
+  // record), or -1.
+  static ptrdiff_t FindSlot(const Shard& shard, std::string_view key, uint64_t hash,
+                            const WriteRecord* rec);
+  static void Resize(Shard& shard, size_t slots);
+  void EraseSlot(Shard& shard, size_t i);
 
   static constexpr size_t kShards = 64;
+  static constexpr size_t kMinSlots = 16;
   Shard shards_[kShards];
   std::atomic<uint64_t> size_{0};
   std::atomic<int64_t> bytes_{0};

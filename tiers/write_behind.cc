@@ -574,7 +574,7 @@ void WriteBehind::Drain::ConfirmFront(size_t n, uint64_t seq) {
   uint64_t confirmed = 0;
   for (WriteRecord* r : done_) {
     if (r->withdrawn) continue;
-    wb_->o_.pending->Confirm(r->key(), seq);
+    wb_->o_.pending->Confirm(r, seq);
     ++confirmed;
   }
   Bump(wb_->counters_.drained_records, confirmed);
@@ -684,9 +684,10 @@ StatusOr<std::unique_ptr<WriteBehind>> WriteBehind::Open(WriteBehindOptions opti
         rec.op == WalOp::kSet ? Op::kSet : rec.op == WalOp::kDelete ? Op::kDelete : Op::kExpire;
     const uint8_t mask = self->o_.tiers_for_key(rec.key);
     WriteRecord* r = WriteRecord::Make(op, rec.key, rec.value, rec.expire_at_ms, mask,
-                                       /*refs=*/1);  // the drain queue's
+                                       /*refs=*/1,  // the drain queue's
+                                       PendingWrites::HashOf(rec.key));
     r->seq = rec.seq;
-    PendingWrites::Shard& shard = self->o_.pending->ShardFor(rec.key);
+    PendingWrites::Shard& shard = self->o_.pending->ShardOf(r->hash);
     {
       std::lock_guard<SpinLock> lock(shard.mu);
       self->o_.pending->PutLocked(shard, r);
@@ -731,15 +732,15 @@ WriteBehind::Journaled WriteBehind::Journal(const Write& w) {
   if (op == Op::kExpire && expire <= clock_->NowMs()) op = Op::kDelete;  // as Redis does
   uint8_t mask = o_.tiers_for_key(w.key);
   L1Cache* l1 = o_.l1;
-  PendingWrites::Shard& shard = o_.pending->ShardFor(w.key);
+  const uint64_t hash = PendingWrites::HashOf(w.key);
+  PendingWrites::Shard& shard = o_.pending->ShardOf(hash);
   std::lock_guard<SpinLock> lock(shard.mu);
 
   // Does the key exist, as this sidecar knows it? (nx/xx, and "applied" for
   // delete/expire.) A pending write is newer than anything in L1.
   // A plain set does not ask (one L1 lookup less per set).
   auto exists = [&] {
-    const PendingWrites::Entry* p =
-        shard.map.empty() ? nullptr : PendingWrites::FindLocked(shard, w.key);
+    const PendingWrites::Entry* p = PendingWrites::FindLocked(shard, w.key, hash);
     if (p != nullptr && p->op != Op::kExpire) {
       return p->op == Op::kSet &&
              (p->expire_at_ms == 0 || p->expire_at_ms > clock_->NowMs());
@@ -765,7 +766,8 @@ WriteBehind::Journaled WriteBehind::Journal(const Write& w) {
   // One allocation, shared by the drain queue and the pending map; ours until
   // the end of this function (the drain may pop the queue's reference as soon
   // as the record is in the journal).
-  WriteRecord* r = WriteRecord::Make(op, w.key, rec.value, rec.expire_at_ms, mask, /*refs=*/2);
+  WriteRecord* r =
+      WriteRecord::Make(op, w.key, rec.value, rec.expire_at_ms, mask, /*refs=*/2, hash);
   {
     std::lock_guard<std::mutex> qlock(drain_->mu());
     out.status = wal_->Append(rec, &out.seq);
@@ -833,10 +835,11 @@ void WriteBehind::ResolveFailed(uint64_t seq) {
   }
   Bump(counters_.wal_failures);
   // Lock order as in Journal: the key's shard, then the drain queue.
-  PendingWrites::Shard& shard = o_.pending->ShardFor(key);
+  const uint64_t hash = PendingWrites::HashOf(key);
+  PendingWrites::Shard& shard = o_.pending->ShardOf(hash);
   {
     std::lock_guard<SpinLock> lock(shard.mu);
-    const PendingWrites::Entry* p = PendingWrites::FindLocked(shard, key);
+    const PendingWrites::Entry* p = PendingWrites::FindLocked(shard, key, hash);
     if (p != nullptr && p->seq == seq) {
       // The failed write was the newest of its key: take it back. If earlier
       // writes of the key are still unconfirmed, the newest that counts is
