@@ -246,17 +246,21 @@ class L3Store::Impl {
       if (batch[a.index].key != batch[b.index].key) return batch[a.index].key < batch[b.index].key;
       return a.index < b.index;
     });
-    std::vector<uint32_t> order(sort_buf.size());
-    for (size_t i = 0; i < sort_buf.size(); ++i) order[i] = sort_buf[i].index;
+    // Neighbours with different prefixes are different keys: no key read.
+    auto same_key = [&](size_t i, size_t first) {
+      return sort_buf[i].p0 == sort_buf[first].p0 && sort_buf[i].p1 == sort_buf[first].p1 &&
+             batch[sort_buf[i].index].key == batch[sort_buf[first].index].key;
+    };
     const int64_t now = clock->NowMs();
     std::string read_value;
-    for (size_t i = 0; i < order.size();) {
+    for (size_t i = 0; i < sort_buf.size();) {
+      const size_t first = i;
       KeyEnd end;
-      end.key = batch[order[i]].key;
+      end.key = batch[sort_buf[i].index].key;
       bool write = false;  // whether the batch changes the key at all
       bool known = false;  // whether `end` reflects the DB's live entry
-      for (; i < order.size() && batch[order[i]].key == end.key; ++i) {
-        const L3Write& w = batch[order[i]];
+      for (; i < sort_buf.size() && same_key(i, first); ++i) {
+        const L3Write& w = batch[sort_buf[i].index];
         if (w.kind == L3Write::Kind::kPut) {
           end = KeyEnd{true, end.key, w.value, w.expire_at_ms};
           write = known = true;
