@@ -173,6 +173,16 @@ MetricsSnapshot Server::Metrics() const {
     snap.Counter("wal_truncated_tails", "Torn or corrupt segment tails truncated at start",
                  "wal_truncated_tails")
         .Set(double(ws.truncated_tails));
+    snap.Counter("wal_preallocated", "Spare segments preallocated (zeros written and synced)",
+                 "wal_preallocated")
+        .Set(double(ws.preallocated));
+    snap.Counter("wal_preallocated_used", "Segments started in a preallocated spare",
+                 "wal_preallocated_used")
+        .Set(double(ws.preallocated_used));
+    snap.Counter("wal_prealloc_failures",
+                 "Spare segments that could not be made or used (plain segments instead)",
+                 "wal_prealloc_failures")
+        .Set(double(ws.prealloc_failures));
     snap.Counter("wb_journaled", "Writes journaled (write-behind)", "wb_journaled")
         .Set(double(Load(c.journaled)));
     snap.Gauge("wb_backlog_records", "Journaled records the drain has not confirmed",

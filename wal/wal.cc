@@ -166,6 +166,9 @@ WalStats Wal::Impl::Stats() const {
   st.segments = segment_count_.load();
   st.sync_ns_total = sync_ns_total_.load();
   st.sync_ns_max = sync_ns_max_.load();
+  st.preallocated = preallocated_.load();
+  st.preallocated_used = preallocated_used_.load();
+  st.prealloc_failures = prealloc_failures_.load();
   return st;
 }
 
@@ -308,6 +311,7 @@ void Wal::Impl::Run() {
   lock.unlock();
   std::lock_guard<std::mutex> file_lock(file_mu_);
   if (fd_ >= 0) {
+    TrimActive();
     Status s = fs_->Close(fd_);
     if (!s.ok()) RecordError(s);
     fd_ = -1;
@@ -324,7 +328,11 @@ void Wal::Impl::WriteGroup(uint64_t first, uint64_t last, bool call_wakers) {
   Status err;
   size_t pos = 0;
   while (pos < n) {
-    if (fd_ >= 0 && size_ >= opt_.segment_bytes) {
+    // Full; or plain while a spare is ready (a plain segment's fsyncs cost
+    // more: move over, once it holds a record so the names differ).
+    if (fd_ >= 0 && (size_ >= opt_.segment_bytes ||
+                     (!active_preallocated_ && spare_ready_.load(std::memory_order_acquire) &&
+                      segments_.back().last_seq >= segments_.back().first_seq))) {
       err = CloseSegmentForRotation();
       if (!err.ok()) break;
     }
@@ -360,6 +368,7 @@ void Wal::Impl::WriteGroup(uint64_t first, uint64_t last, bool call_wakers) {
       wal_->durable_seq_.store(progress, std::memory_order_release);
     }
   }
+  MaybeRequestSpare();
   if (opt_.sync == WalSync::kAlways) {
     if (fd_ >= 0 && unsynced_) {
       Status s = SyncActive();
@@ -388,6 +397,35 @@ void Wal::Impl::WriteGroup(uint64_t first, uint64_t last, bool call_wakers) {
 
 Status Wal::Impl::OpenSegment(uint64_t first_seq) {
   const std::string path = Join(opt_.dir, fmt::SegmentName(first_seq));
+  prep_blocked_.store(false, std::memory_order_relaxed);  // a failed spare may be retried
+  if (spare_ready_.exchange(false, std::memory_order_acq_rel)) {
+    StatusOr<int> h = fs_->RenameAndOpen(SparePath(), path);
+    if (h.ok()) {
+      char header[fmt::kSegmentHeaderSize];
+      fmt::EncodeSegmentHeader(header);
+      Status s = fs_->Write(*h, std::string_view(header, sizeof(header)));
+      if (!s.ok()) {
+        (void)fs_->Close(*h);
+        (void)fs_->Remove(path);
+        return WithContext(s, path);
+      }
+      fd_ = *h;
+      size_ = sizeof(header);
+      synced_size_ = 0;
+      unsynced_ = true;
+      active_preallocated_ = true;
+      segments_.push_back({first_seq, first_seq - 1, path});
+      segment_count_.fetch_add(1, std::memory_order_relaxed);
+      preallocated_used_.fetch_add(1, std::memory_order_relaxed);
+      return Status::Ok();
+    }
+    // The spare is unusable; a plain segment does the job.
+    prealloc_failures_.fetch_add(1, std::memory_order_relaxed);
+    LOG_RATE_LIMITED(::strata::LogLevel::kWarn, "wal: spare segment: %s",
+                     h.status().ToString().c_str());
+    (void)fs_->Remove(SparePath());
+  }
+  active_preallocated_ = false;
   StatusOr<int> h = fs_->OpenAppend(path);
   if (!h.ok()) return h.status();
   // A file of this name can only be a leftover without records.
@@ -421,8 +459,86 @@ Status Wal::Impl::CloseSegmentForRotation() {
       RecordError(s);  // kInterval: already acknowledged; carry on in a new segment
     }
   }
+  TrimActive();
   AbandonActive();
   return Status::Ok();
+}
+
+void Wal::Impl::TrimActive() {
+  if (fd_ < 0 || !active_preallocated_) return;
+  // Only tidiness: replay reads the zeros as the end anyway.
+  Status s = fs_->Truncate(fd_, segments_.back().path, size_);
+  if (!s.ok()) {
+    LOG_RATE_LIMITED(::strata::LogLevel::kWarn, "wal: %s", s.ToString().c_str());
+  }
+  active_preallocated_ = false;
+}
+
+std::string Wal::Impl::SparePath() const { return Join(opt_.dir, fmt::kSpareName); }
+
+void Wal::Impl::MaybeRequestSpare() {
+  if (!opt_.preallocate || fd_ < 0 || size_ < opt_.segment_bytes / 16 ||
+      spare_ready_.load(std::memory_order_acquire) ||
+      prep_busy_.load(std::memory_order_acquire) ||
+      prep_blocked_.load(std::memory_order_relaxed)) {
+    return;
+  }
+  prep_busy_.store(true, std::memory_order_release);
+  {
+    std::lock_guard<std::mutex> lock(prep_mu_);
+    prep_requested_ = true;
+  }
+  prep_cv_.notify_one();
+}
+
+void Wal::Impl::PrepRun() {
+  std::unique_lock<std::mutex> lock(prep_mu_);
+  while (true) {
+    prep_cv_.wait(lock, [this] { return prep_requested_ || prep_stop_.load(); });
+    if (prep_stop_.load()) break;
+    prep_requested_ = false;
+    lock.unlock();
+    if (!fs_->WorthPreallocating(opt_.dir, opt_.segment_bytes)) {
+      prep_blocked_.store(true, std::memory_order_relaxed);
+    } else if (Status s = MakeSpare(); s.ok()) {
+      preallocated_.fetch_add(1, std::memory_order_relaxed);
+      spare_ready_.store(true, std::memory_order_release);
+    } else if (!prep_stop_.load()) {
+      prealloc_failures_.fetch_add(1, std::memory_order_relaxed);
+      prep_blocked_.store(true, std::memory_order_relaxed);
+      LOG_RATE_LIMITED(::strata::LogLevel::kWarn, "wal: preallocating the next segment: %s",
+                       s.ToString().c_str());
+    }
+    prep_busy_.store(false, std::memory_order_release);
+    lock.lock();
+  }
+}
+
+Status Wal::Impl::MakeSpare() {
+  const std::string path = SparePath();
+  (void)fs_->Remove(path);
+  StatusOr<int> h = fs_->OpenAppend(path);
+  if (!h.ok()) return h.status();
+  // Zeros written for real (fallocate's unwritten extents would still need a
+  // journal commit at the first fdatasync over them), in 1 MiB writes, with
+  // a sync every 8 MiB so the write-back comes in small bursts next to the
+  // open segment's fsyncs.
+  constexpr size_t kChunk = 1 << 20;
+  static const std::string zeros(kChunk, '\0');
+  Status s;
+  for (uint64_t done = 0; s.ok() && done < opt_.segment_bytes; done += kChunk) {
+    if (prep_stop_.load()) s = Status::Unavailable("wal: stopping");
+    if (s.ok()) {
+      s = fs_->Write(*h, std::string_view(zeros).substr(
+                             0, static_cast<size_t>(std::min<uint64_t>(kChunk, opt_.segment_bytes - done))));
+    }
+    if (s.ok() && (done / kChunk) % 8 == 7) s = fs_->Sync(*h);
+  }
+  if (s.ok()) s = fs_->Sync(*h);
+  Status c = fs_->Close(*h);
+  if (s.ok()) s = c;
+  if (!s.ok()) (void)fs_->Remove(path);
+  return s.ok() ? s : WithContext(s, path);
 }
 
 Status Wal::Impl::SyncFd(int fd) {
@@ -567,11 +683,19 @@ void Wal::Impl::CallWakers() {
 
 void Wal::Impl::Stop() {
   {
+    std::lock_guard<std::mutex> lock(prep_mu_);
+    prep_stop_ = true;
+  }
+  prep_cv_.notify_one();
+  if (prep_thread_.joinable()) prep_thread_.join();
+  {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
   }
   writer_cv_.notify_one();
   if (thread_.joinable()) thread_.join();
+  // A spare nobody took: the next Open would remove it anyway.
+  if (spare_ready_.exchange(false)) (void)fs_->Remove(SparePath());
 }
 
 // ---------------------------------------------------------------- Wal

@@ -28,6 +28,20 @@
 // <= failed_seq() and > durable_seq() at the time of failure must treat its
 // write as failed.
 //
+// Preallocation (WalOptions::preallocate). Appending to a file makes every
+// fdatasync commit the file's new size (a file-system journal write), which
+// roughly doubles its cost on ext4. So a helper thread prepares the next
+// segment ahead of time as a spare file of segment_bytes zeros, written and
+// synced; a rotation renames it into place and overwrites it from the start,
+// and a segment's fdatasyncs then flush data only. The unwritten rest of a
+// segment is zeros, which replay reads as its clean end. A spare is made
+// once the open segment has taken segment_bytes/16 (an idle WAL never makes
+// one), only where it pays (not on tmpfs, not with less than twice
+// segment_bytes free); while the open segment is a plain one, the next group
+// starts in the spare as soon as it is ready. A segment is cut back to its
+// records when it is closed. A failed preparation is counted, its file
+// removed, and tried again after a rotation at the earliest.
+//
 // Backpressure. Bytes appended but not yet checkpointed are bounded by
 // max_bytes: past it Append() returns Overloaded (code 7) naming wal.max_bytes.
 //
@@ -91,6 +105,13 @@ class WalFileSystem {
   virtual Status WriteFileAtomic(const std::string& path, std::string_view data) = 0;
   virtual StatusOr<std::vector<std::string>> List(const std::string& dir) = 0;  // names
   virtual Status MakeDirs(const std::string& dir) = 0;
+  // Renames `from` to `to` (replacing it), durably (the directory is synced),
+  // and opens `to` for writing from its first byte (overwriting, not
+  // appending).
+  virtual StatusOr<int> RenameAndOpen(const std::string& from, const std::string& to) = 0;
+  // Whether preallocating `bytes` under `dir` is worth it: false where a
+  // sync costs nothing (memory file systems) or free space is short.
+  virtual bool WorthPreallocating(const std::string& dir, uint64_t bytes) = 0;
   static WalFileSystem* Posix();
 };
 
@@ -107,6 +128,8 @@ struct WalOptions {
   // schedule, persists checkpoints, and writes what nobody wrote within
   // sync_interval_ms. Ignored with kAlways (the writer thread fsyncs).
   bool appender_writes = false;
+  // Segments are preallocated spares (see the header comment).
+  bool preallocate = true;
 };
 
 struct WalStats {
@@ -123,6 +146,9 @@ struct WalStats {
   uint64_t sync_ns_total = 0;      // time spent in fdatasync
   uint64_t sync_ns_max = 0;
   HistogramData sync_latency;      // ns per fdatasync
+  uint64_t preallocated = 0;       // spares made ready
+  uint64_t preallocated_used = 0;  // segments started in a spare
+  uint64_t prealloc_failures = 0;  // spares that could not be made
   uint64_t last_seq = 0;           // highest assigned
 };
 

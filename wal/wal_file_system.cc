@@ -5,7 +5,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <string>
@@ -158,6 +160,23 @@ class PosixWalFileSystem final : public WalFileSystem {
       return Status::Unavailable("wal: " + dir + " is not a directory");
     }
     return Status::Ok();
+  }
+
+  StatusOr<int> RenameAndOpen(const std::string& from, const std::string& to) override {
+    if (rename(from.c_str(), to.c_str()) != 0) return Errno("rename", from, errno);
+    Status s = SyncDir(Parent(to));
+    if (!s.ok()) return s;
+    int fd = open(to.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return Errno("open", to, errno);
+    return fd;
+  }
+
+  bool WorthPreallocating(const std::string& dir, uint64_t bytes) override {
+    struct statfs fs;
+    if (statfs(dir.c_str(), &fs) != 0) return false;
+    if (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC) return false;
+    const uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_bsize;
+    return free_bytes / 2 >= bytes;
   }
 };
 

@@ -65,10 +65,27 @@ void FillCrc(char* record) {
 size_t RecordSizeAt(const char* p) { return kRecordPrefixSize + Get<uint32_t>(p); }
 uint64_t RecordSeqAt(const char* p) { return Get<uint64_t>(p + 8); }
 
+bool AllZero(std::string_view data) {
+  // Word at a time; the tail byte-wise.
+  size_t i = 0;
+  for (; i + 8 <= data.size(); i += 8) {
+    if (Get<uint64_t>(data.data() + i) != 0) return false;
+  }
+  for (; i < data.size(); ++i) {
+    if (data[i] != 0) return false;
+  }
+  return true;
+}
+
 DecodeResult DecodeRecord(std::string_view data, size_t* pos, WalRecord* out, std::string* why) {
   size_t left = data.size() - *pos;
   if (left == 0) return DecodeResult::kEnd;
   const char* p = data.data() + *pos;
+  // A zero length cannot start a record: the rest is either never-written
+  // preallocated space (all zeros) or damage.
+  if (p[0] == 0 && AllZero(data.substr(*pos))) {
+    return DecodeResult::kEnd;
+  }
   if (left < kRecordPrefixSize) {
     *why = "short record prefix (" + std::to_string(left) + " bytes)";
     return DecodeResult::kCorrupt;

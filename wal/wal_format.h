@@ -17,7 +17,10 @@ inline constexpr size_t kSegmentHeaderSize = 8;
 inline constexpr uint32_t kVersion = 1;
 void EncodeSegmentHeader(char* dst);
 // Empty string if `data` starts with a valid header, else why not.
+// (All-zero data, an unwritten preallocated segment, is not checked here:
+// see AllZero.)
 std::string CheckSegmentHeader(std::string_view data);
+bool AllZero(std::string_view data);
 
 // Record: u32 length | u32 masked crc32c | u64 seq | u8 op | i64 expire_at_ms
 //         | u32 key_len | u32 value_len | key | value
@@ -42,12 +45,17 @@ uint64_t RecordSeqAt(const char* p);
 
 enum class DecodeResult { kOk, kEnd, kCorrupt };
 // Decodes the record at data[*pos]. kOk: *out views into data, *pos advances.
-// kEnd: *pos == data.size(). kCorrupt: *why says what (torn or damaged).
+// kEnd: *pos == data.size(), or every byte from *pos on is zero (the
+// unwritten rest of a preallocated segment; *pos stays). kCorrupt: *why says
+// what (torn or damaged).
 DecodeResult DecodeRecord(std::string_view data, size_t* pos, WalRecord* out, std::string* why);
 
 // Segment file names: wal-<first seq, 20 digits>.log, so names sort by seq.
 std::string SegmentName(uint64_t first_seq);
 bool ParseSegmentName(std::string_view name, uint64_t* first_seq);
+
+// The preallocated next segment (wal.h), renamed to a segment name when used.
+inline constexpr char kSpareName[] = "spare-segment.tmp";
 
 // CHECKPOINT: "SWCK" | u64 seq | u32 masked crc32c of the first 12 bytes.
 inline constexpr char kCheckpointName[] = "CHECKPOINT";

@@ -42,7 +42,10 @@ class Wal::Impl {
         mark_step_(std::max<uint64_t>(1, options.max_bytes / wal_internal::kMarkSpans)) {}
 
   Status Recover(const Wal::ReplayFn& replay);
-  void Start() { thread_ = std::thread([this] { Run(); }); }
+  void Start() {
+    thread_ = std::thread([this] { Run(); });
+    if (opt_.preallocate) prep_thread_ = std::thread([this] { PrepRun(); });
+  }
   void Stop();
 
   Status Append(const WalRecord& record, uint64_t* seq);
@@ -99,6 +102,14 @@ class Wal::Impl {
   void AddFailedRange(uint64_t first, uint64_t last);
   void CallWakers();
   void AddMarkLocked(uint64_t seq);
+  // Preallocation (wal.h). Under file_mu_: asks the helper for a spare once
+  // the open segment has taken segment_bytes/16.
+  void MaybeRequestSpare();
+  // Under file_mu_: cuts a preallocated segment's unwritten zeros off.
+  void TrimActive();
+  void PrepRun();      // the helper thread
+  Status MakeSpare();  // on the helper thread
+  std::string SparePath() const;
   void ReleaseLocked(uint64_t seq);
 
   Wal* wal_;
@@ -150,7 +161,25 @@ class Wal::Impl {
   bool unlocked_sync_ = false;
   std::atomic<int64_t> last_sync_ns_{0};
   uint64_t checkpoint_persisted_ = 0;
+  bool active_preallocated_ = false;  // the open segment started as a spare
   std::thread thread_;
+
+  // Preallocation: the file side asks (prep_mu_), the helper thread makes
+  // the spare and publishes it with spare_ready_; whoever opens the next
+  // segment (under file_mu_) takes it.
+  std::thread prep_thread_;
+  std::mutex prep_mu_;
+  std::condition_variable prep_cv_;
+  bool prep_requested_ = false;         // guarded by prep_mu_
+  std::atomic<bool> prep_stop_{false};
+  std::atomic<bool> prep_busy_{false};  // requested and not finished
+  std::atomic<bool> spare_ready_{false};
+  // The last attempt failed or was not worth it: no new request until a
+  // rotation (OpenSegment) clears it.
+  std::atomic<bool> prep_blocked_{false};
+  std::atomic<uint64_t> preallocated_{0};
+  std::atomic<uint64_t> preallocated_used_{0};
+  std::atomic<uint64_t> prealloc_failures_{0};
 
   // Failure bookkeeping, guarded by status_mu_ (taken after mu_, never before).
   mutable std::mutex status_mu_;

@@ -55,10 +55,11 @@ Status Wal::Impl::Recover(const Wal::ReplayFn& replay) {
     StatusOr<std::string> data = fs_->ReadAll(path);
     if (!data.ok()) return data.status();
     std::string_view bytes = *data;
-    std::string why = fmt::CheckSegmentHeader(bytes);
+    // Empty or all zeros: created (or preallocated), never written; not damage.
+    std::string why = fmt::AllZero(bytes) ? std::string() : fmt::CheckSegmentHeader(bytes);
     size_t good = 0;
     uint64_t seg_last = first - 1;
-    if (why.empty()) {
+    if (why.empty() && !bytes.empty() && bytes[0] != 0) {
       size_t pos = fmt::kSegmentHeaderSize;
       good = pos;
       WalRecord rec;
@@ -79,10 +80,14 @@ Status Wal::Impl::Recover(const Wal::ReplayFn& replay) {
         good = pos;
       }
     }
-    if (!why.empty()) {
-      ++truncated_tails_;
-      LOG_WARN("wal: %s: %s at offset %zu; truncating %zu bytes and going on", path.c_str(),
-               why.c_str(), good, bytes.size() - good);
+    if (!why.empty() || good < bytes.size()) {
+      // Damage is counted and logged; a preallocated segment's unwritten
+      // zeros (no `why`) are just cut off.
+      if (!why.empty()) {
+        ++truncated_tails_;
+        LOG_WARN("wal: %s: %s at offset %zu; truncating %zu bytes and going on", path.c_str(),
+                 why.c_str(), good, bytes.size() - good);
+      }
       StatusOr<int> h = fs_->OpenAppend(path);
       if (!h.ok()) return h.status();
       s = fs_->Truncate(*h, path, good);
@@ -98,8 +103,9 @@ Status Wal::Impl::Recover(const Wal::ReplayFn& replay) {
     }
     segments_.push_back({first, seg_last, path});
   }
-  // A leftover from an interrupted WriteFileAtomic.
+  // Leftovers: an interrupted WriteFileAtomic; a spare (made again when needed).
   (void)fs_->Remove(Join(opt_.dir, std::string(fmt::kCheckpointName) + ".tmp"));
+  (void)fs_->Remove(SparePath());
 
   next_seq_ = std::max(checkpoint, prev_seq) + 1;
   checkpoint_ = checkpoint_attempted_ = checkpoint_persisted_ = checkpoint;

@@ -23,8 +23,12 @@ void CheckPrefix(const std::vector<Rec>& replayed, const std::vector<Rec>& appen
 }
 
 TEST_CASE("wal: kAlways: power loss keeps every record <= durable_seq", "[wal]") {
+  const bool prealloc = GENERATE(false, true);
+  INFO("preallocate " << prealloc);
   FaultFs fs;
+  fs.SetPreallocate(prealloc);
   fs.SetSyncDelay(std::chrono::microseconds(300));
+  uint64_t used_spares = 0;
   WalOptions o;
   o.dir = "/wal";
   o.fs = &fs;
@@ -51,6 +55,7 @@ TEST_CASE("wal: kAlways: power loss keeps every record <= durable_seq", "[wal]")
     REQUIRE(wal_test::WaitFor([&] { return wal->durable_seq() > base; }));
     std::this_thread::sleep_for(std::chrono::milliseconds(round * 3));
     const uint64_t durable = wal->durable_seq();  // read first: all of it was synced before
+    used_spares += wal->stats().preallocated_used;
     fs.Crash();
     for (auto& th : threads) th.join();
     wal.reset();  // its last writes fail: the power is off
@@ -71,14 +76,21 @@ TEST_CASE("wal: kAlways: power loss keeps every record <= durable_seq", "[wal]")
       ++expect;
     }
     CHECK(expect - 1 >= durable);
+    // In a preallocated segment, what the power took is zeros again: the
+    // segment's clean end, not damage.
+    if (prealloc) CHECK(wal->stats().truncated_tails == 0);
     // Start the next round from what survived.
     wal->SetCheckpoint(wal->last_seq());
   }
+  if (prealloc) CHECK(used_spares > 0);
 }
 
 TEST_CASE("wal: kNever and kInterval lose only unsynced data on power loss", "[wal]") {
+  const bool prealloc = GENERATE(false, true);
+  INFO("preallocate " << prealloc);
   for (WalSync mode : {WalSync::kNever, WalSync::kInterval}) {
     FaultFs fs;
+    fs.SetPreallocate(prealloc);
     WalOptions o;
     o.dir = "/wal";
     o.fs = &fs;
@@ -104,8 +116,8 @@ TEST_CASE("wal: kNever and kInterval lose only unsynced data on power loss", "[w
     INFO("mode " << static_cast<int>(mode) << " replayed " << replayed.size());
     CheckPrefix(replayed, appended);
     if (mode == WalSync::kNever) {
-      CHECK(syncs_first_batch == 0);
-      CHECK(replayed.empty());  // nothing was ever synced
+      if (!prealloc) CHECK(syncs_first_batch == 0);  // (a spare's zeros are synced)
+      CHECK(replayed.empty());  // no record was ever synced
     } else {
       CHECK(syncs_first_batch >= 1);
       CHECK(replayed.size() >= 100);
@@ -172,6 +184,50 @@ TEST_CASE("wal: a full disk fails groups, keeps durable data, recovers with spac
     CHECK(replayed == durable_recs);
     CHECK(wal->stats().truncated_tails == 0);
   }
+}
+
+TEST_CASE("wal: a spare that cannot be made is counted and removed; plain segments go on",
+          "[wal]") {
+  FaultFs fs;
+  fs.SetPreallocate(true);
+  WalOptions o;
+  o.dir = "/wal";
+  o.fs = &fs;
+  o.sync = WalSync::kAlways;
+  o.segment_bytes = 4096;
+  fs.SetCapacity(3000);  // records fit; a 4 KiB spare next to them does not
+  std::vector<Rec> appended;
+  std::vector<Rec> replayed;
+  auto wal = OpenOrDie(o, &replayed);
+  for (uint64_t i = 0; i < 10; ++i) appended.push_back(AppendOrDie(wal.get(), MakeRec(i, 40)));
+  REQUIRE(wal->Flush().ok());
+  REQUIRE(wal_test::WaitFor([&] { return wal->stats().prealloc_failures > 0; }));
+  CHECK(wal->stats().preallocated == 0);
+  CHECK(fs.Contents("/wal/spare-segment.tmp").empty());  // the partial spare is gone
+  // Its space is back: more records fit, in plain segments.
+  for (uint64_t i = 10; i < 20; ++i) appended.push_back(AppendOrDie(wal.get(), MakeRec(i, 40)));
+  REQUIRE(wal->Flush().ok());
+  CHECK(wal->stats().preallocated_used == 0);
+  wal.reset();
+  replayed.clear();
+  wal = OpenOrDie(o, &replayed);
+  CHECK(replayed == appended);
+}
+
+TEST_CASE("wal: no spare where preallocating does not pay", "[wal]") {
+  FaultFs fs;  // WorthPreallocating: no
+  WalOptions o;
+  o.dir = "/wal";
+  o.fs = &fs;
+  o.segment_bytes = 4096;
+  std::vector<Rec> replayed;
+  auto wal = OpenOrDie(o, &replayed);
+  for (uint64_t i = 0; i < 200; ++i) AppendOrDie(wal.get(), MakeRec(i));
+  REQUIRE(wal->Flush().ok());
+  CHECK(wal->stats().segments > 3);
+  CHECK(wal->stats().preallocated == 0);
+  CHECK(wal->stats().prealloc_failures == 0);
+  CHECK(fs.Contents("/wal/spare-segment.tmp").empty());
 }
 
 TEST_CASE("wal: a failing WAL with a full group buffer returns the error", "[wal]") {

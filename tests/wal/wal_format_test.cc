@@ -58,7 +58,21 @@ TEST_CASE("wal_format: every damage is caught", "[wal]") {
   for (size_t n = 1; n < good.size(); ++n) {
     CHECK(decode(good.substr(0, n)) == fmt::DecodeResult::kCorrupt);
   }
-  CHECK(decode(std::string(64, '\0')) == fmt::DecodeResult::kCorrupt);
+  // Zeros to the end are a preallocated segment's unwritten rest: the end,
+  // not damage; zeros with anything after them are damage.
+  {
+    size_t pos = 0;
+    WalRecord out;
+    std::string why;
+    std::string data = good + std::string(64, '\0');
+    CHECK(fmt::DecodeRecord(data, &pos, &out, &why) == fmt::DecodeResult::kOk);
+    CHECK(fmt::DecodeRecord(data, &pos, &out, &why) == fmt::DecodeResult::kEnd);
+    CHECK(pos == good.size());
+  }
+  CHECK(decode(std::string(64, '\0')) == fmt::DecodeResult::kEnd);
+  CHECK(decode(std::string(3, '\0')) == fmt::DecodeResult::kEnd);
+  CHECK(decode(std::string(64, '\0') + "x") == fmt::DecodeResult::kCorrupt);
+  CHECK(decode(std::string(4, '\0') + good) == fmt::DecodeResult::kCorrupt);
 }
 
 TEST_CASE("wal_format: names, headers, checkpoints", "[wal]") {

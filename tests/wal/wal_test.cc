@@ -2,10 +2,13 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <thread>
 #include <vector>
 
 #include "tests/wal/wal_test_util.h"
+#include "wal/wal_format.h"
 
 namespace strata {
 namespace {
@@ -92,6 +95,42 @@ TEST_CASE("wal: reopen replays exactly the records after the checkpoint, in orde
     auto wal = OpenOrDie(o, &replayed);
     CHECK(replayed == std::vector<Rec>(appended.begin() + 120, appended.end()));
   }
+}
+
+TEST_CASE("wal: preallocated segments on a real file system", "[wal]") {
+  TempDir dir;
+  WalOptions o;
+  o.dir = dir.path();
+  o.sync = WalSync::kAlways;
+  o.segment_bytes = 64 << 10;
+  std::vector<Rec> appended;
+  std::vector<Rec> replayed;
+  {
+    auto wal = OpenOrDie(o, &replayed);
+    for (uint64_t i = 0; i < 3000; ++i) {
+      appended.push_back(AppendOrDie(wal.get(), MakeRec(i)));
+      if (i % 100 == 99) REQUIRE(wal->Flush().ok());
+    }
+    REQUIRE(wal->Flush().ok());
+    CHECK(wal->stats().preallocated_used > 0);
+    CHECK(wal->stats().prealloc_failures == 0);
+  }
+  // Closed segments were cut back to their records, and no spare is left.
+  for (const auto& e : std::filesystem::directory_iterator(o.dir)) {
+    const std::string name = e.path().filename().string();
+    INFO(name);
+    CHECK(name != wal_format::kSpareName);
+    if (name.rfind("wal-", 0) != 0) continue;
+    std::ifstream in(e.path(), std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    REQUIRE(bytes.size() > 8);
+    CHECK(bytes.size() <= o.segment_bytes + 400);
+    CHECK(bytes.substr(bytes.size() - 8) != std::string(8, '\0'));
+  }
+  replayed.clear();
+  auto wal = OpenOrDie(o, &replayed);
+  CHECK(replayed == appended);
+  CHECK(wal->stats().truncated_tails == 0);
 }
 
 TEST_CASE("wal: SetCheckpoint deletes covered segments, and that survives reopen", "[wal]") {

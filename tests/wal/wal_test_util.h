@@ -117,12 +117,25 @@ class FaultFs final : public WalFileSystem {
     std::lock_guard<std::mutex> lock(mu_);
     sync_delay_ = d;
   }
+  // Whether WorthPreallocating says yes (default no: the byte counts of
+  // most tests assume plain segments).
+  void SetPreallocate(bool on) {
+    std::lock_guard<std::mutex> lock(mu_);
+    preallocate_ = on;
+  }
   // Power loss: from now on every call fails, and each file holds only
-  // what was synced. Reboot() lets calls through again.
+  // what was synced (an unsynced overwrite reverts). Reboot() lets calls
+  // through again.
   void Crash() {
     std::lock_guard<std::mutex> lock(mu_);
     crashed_ = true;
-    for (auto& [path, f] : files_) f.data.resize(f.synced);
+    for (auto& [path, f] : files_) f.data = f.durable;
+  }
+  // A file's bytes now (empty if none).
+  std::string Contents(const std::string& path) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = files_.find(path);
+    return it == files_.end() ? std::string() : it->second.data;
   }
   void Reboot() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -144,7 +157,7 @@ class FaultFs final : public WalFileSystem {
     if (crashed_) return Crashed();
     files_[path];  // creation is durable, as the interface promises
     int h = next_handle_++;
-    handles_[h] = path;
+    handles_[h] = Handle{path, true, 0};
     return h;
   }
   StatusOr<std::string> ReadAll(const std::string& path) override {
@@ -159,14 +172,21 @@ class FaultFs final : public WalFileSystem {
     if (crashed_) return Crashed();
     File* f = FileOf(handle);
     if (f == nullptr) return Status::Internal("fake: bad handle");
+    Handle& hd = handles_[handle];
+    const uint64_t at = hd.append ? f->data.size() : hd.pos;
+    // Only bytes past the end take space.
+    const uint64_t grow = at + data.size() > f->data.size() ? at + data.size() - f->data.size() : 0;
     uint64_t used = UsedLocked();
     uint64_t room = capacity_ > used ? capacity_ - used : 0;
-    if (data.size() > room) {
-      f->data.append(data.substr(0, room));
-      return Status::Unavailable("fake write: No space left on device (ENOSPC)");
+    Status s;
+    if (grow > room) {
+      data = data.substr(0, data.size() - (grow - room));
+      s = Status::Unavailable("fake write: No space left on device (ENOSPC)");
     }
-    f->data.append(data);
-    return Status::Ok();
+    if (f->data.size() < at + data.size()) f->data.resize(at + data.size());
+    f->data.replace(at, data.size(), data);
+    hd.pos = at + data.size();
+    return s;
   }
   Status Sync(int handle) override {
     std::chrono::microseconds delay;
@@ -179,7 +199,7 @@ class FaultFs final : public WalFileSystem {
     if (crashed_) return Crashed();
     File* f = FileOf(handle);
     if (f == nullptr) return Status::Internal("fake: bad handle");
-    f->synced = f->data.size();
+    f->durable = f->data;
     ++syncs_;
     return Status::Ok();
   }
@@ -189,7 +209,7 @@ class FaultFs final : public WalFileSystem {
     File* f = FileOf(handle);
     if (f == nullptr) return Status::Internal("fake: bad handle");
     f->data.resize(std::min<uint64_t>(size, f->data.size()));
-    f->synced = std::min<uint64_t>(f->synced, f->data.size());
+    f->durable.resize(std::min<uint64_t>(f->durable.size(), f->data.size()));
     return Status::Ok();
   }
   Status Close(int handle) override {
@@ -208,7 +228,7 @@ class FaultFs final : public WalFileSystem {
     if (crashed_) return Crashed();
     File& f = files_[path];
     f.data.assign(data);
-    f.synced = f.data.size();
+    f.durable = f.data;
     return Status::Ok();
   }
   StatusOr<std::vector<std::string>> List(const std::string& dir) override {
@@ -222,26 +242,48 @@ class FaultFs final : public WalFileSystem {
     return names;
   }
   Status MakeDirs(const std::string& dir) override { return Status::Ok(); }
+  StatusOr<int> RenameAndOpen(const std::string& from, const std::string& to) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (crashed_) return Crashed();
+    auto it = files_.find(from);
+    if (it == files_.end()) return Status::Unavailable("fake: no such file " + from);
+    File f = std::move(it->second);
+    files_.erase(it);
+    files_[to] = std::move(f);  // durable, as the interface promises
+    int h = next_handle_++;
+    handles_[h] = Handle{to, false, 0};
+    return h;
+  }
+  bool WorthPreallocating(const std::string&, uint64_t) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return preallocate_;
+  }
 
  private:
   struct File {
     std::string data;
-    uint64_t synced = 0;
+    std::string durable;  // what survives Crash()
+  };
+  struct Handle {
+    std::string path;
+    bool append = true;
+    uint64_t pos = 0;  // overwrite mode: where the next write goes
   };
   static Status Crashed() { return Status::Unavailable("fake: powered off"); }
   File* FileOf(int handle) {
     auto it = handles_.find(handle);
     if (it == handles_.end()) return nullptr;
-    return &files_[it->second];
+    return &files_[it->second.path];
   }
 
   mutable std::mutex mu_;
   std::map<std::string, File> files_;
-  std::map<int, std::string> handles_;
+  std::map<int, Handle> handles_;
   int next_handle_ = 100;
   uint64_t capacity_ = UINT64_MAX;
   std::chrono::microseconds sync_delay_{0};
   bool crashed_ = false;
+  bool preallocate_ = false;
   uint64_t syncs_ = 0;
 };
 
