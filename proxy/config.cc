@@ -131,6 +131,9 @@ const std::vector<Option>& Options() {
       Size("wal.max_bytes", kWal, &WalConfig::max_bytes,
            "journaled bytes not yet in every tier below L1; beyond it writes get code 7"),
       Size("wal.segment_bytes", kWal, &WalConfig::segment_bytes, "size of one journal file"),
+      Bool("wal.preallocate", kWal, &WalConfig::preallocate,
+           "write the next journal file as zeros ahead of time, so fsyncs skip the file "
+           "system's journal (costs one extra write of each segment)"),
       Duration("wal.through_timeout", kWal, &WalConfig::through_timeout_ms,
                "how long a write \"through\" waits for every tier (then code 6; the write "
                "stays journaled)"),

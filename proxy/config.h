@@ -89,6 +89,7 @@ struct WalConfig {
   int64_t sync_interval_ms = 10;
   uint64_t max_bytes = 1ull << 30;      // journaled, not yet in every tier below L1
   uint64_t segment_bytes = 64ull << 20;
+  bool preallocate = true;              // spare segments of zeros (wal/wal.h)
   int64_t through_timeout_ms = 5000;    // a "through" write waits this long for the drain
 };
 

@@ -171,6 +171,7 @@ Status Server::OpenLowerTiers() {
   o.wal.sync_interval_ms = config_.wal.sync_interval_ms;
   o.wal.max_bytes = config_.wal.max_bytes;
   o.wal.segment_bytes = config_.wal.segment_bytes;
+  o.wal.preallocate = config_.wal.preallocate;
   // Each worker loop writes its own journaled records (JournalWriter).
   o.wal.appender_writes = true;
   o.l1 = l1_.get();

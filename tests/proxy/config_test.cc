@@ -322,6 +322,7 @@ const std::vector<std::string> kEveryOptionChanged = {
     "--wal.sync_interval=50ms",
     "--wal.max_bytes=2GiB",
     "--wal.segment_bytes=16MiB",
+    "--wal.preallocate=false",
     "--wal.through_timeout=2s",
     "--admin.listen=",
     "--admin.tier_metrics=false",
