@@ -4,6 +4,8 @@
 // bytes.
 #include "wal/wal.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <chrono>
 #include <utility>
@@ -223,6 +225,7 @@ void Wal::Impl::Run() {
   // interval sync) Append does not wake it, so the group waits for that
   // deadline at most; only a writer asleep without one is woken.
   const int64_t grace_ns = std::max<int64_t>(1, opt_.sync_interval_ms) * 1'000'000;
+  pthread_setname_np(pthread_self(), "strata-wal");  // for top -H, perf, /proc
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
     while (true) {
@@ -492,6 +495,7 @@ void Wal::Impl::MaybeRequestSpare() {
 }
 
 void Wal::Impl::PrepRun() {
+  pthread_setname_np(pthread_self(), "strata-walprep");
   std::unique_lock<std::mutex> lock(prep_mu_);
   while (true) {
     prep_cv_.wait(lock, [this] { return prep_requested_ || prep_stop_.load(); });
