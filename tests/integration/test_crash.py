@@ -4,6 +4,9 @@
   every acknowledged write is readable after the restart (replayed into L1 or
   from L3/L2) and, once the backlog drained, in Redis with the right value.
   Also with Redis stopped during the writes and started after the restart.
+- L3 on a full tmpfs: writes go on (journal + pending map), reads work, the
+  failed ingests are counted and logged, and the retry fills L3 once space
+  returns.
 - A full disk under the WAL (a small tmpfs if mount is permitted, else
   RLIMIT_FSIZE): writes fail with a clear error, reads keep working, nothing
   acknowledged is lost, and service resumes when space returns.
@@ -350,6 +353,59 @@ class DiskFullTest(CrashTestCase):
                             c.stats()["wal_replayed_records"]))
         self.check_readable(c, acked, "after SIGKILL and restart")
         rcode, killed = srv.stop(timeout=10)
+
+    def test_l3_on_full_tmpfs(self):
+        # L3 (RocksDB) on a small tmpfs, the journal elsewhere, no Redis:
+        # staged writes cannot be ingested while the disk is full. Writes are
+        # still acknowledged (the journal and the pending map hold them),
+        # reads return them, the failures are counted, and once space returns
+        # the retried ingest empties the backlog into L3.
+        mnt = os.path.join(self.data, "mnt")
+        os.makedirs(mnt)
+        if not try_mount_tmpfs(mnt, "24m"):
+            self.skipTest("cannot mount a tmpfs here")
+        self.addCleanup(umount, mnt)
+        self.l3_path = os.path.join(mnt, "l3")
+        srv = self.start_server(self.args(None, sync="interval",
+                                          extra=["--l3.max_bytes=8MiB"]), check_exit=False)
+        c = self.client(srv)
+        # Leave about 256 KiB free next to what RocksDB has created.
+        st = os.statvfs(mnt)
+        free = st.f_bavail * st.f_frsize
+        filler = os.path.join(mnt, "filler")
+        with open(filler, "wb") as f:
+            f.write(b"\0" * max(0, free - 256 * 1024))
+        acked = {}
+        for i in range(1500):  # ~1.5 MiB: more than the room left
+            k = b"l3full-%d" % i
+            v = os.urandom(1024)
+            self.assertIs(c.call("set", k, v), True)
+            acked[k] = v
+        h.poll_until(lambda: c.stats()["wb_l3_failures"] > 0, 15.0,
+                     desc="an L3 ingest failing on the full disk")
+        st = c.stats()
+        h.poll_until(lambda: "L3 ingest failed" in srv.stderr_text(), 5.0,
+                     desc="the failed ingest logged")
+        self.assertIn("No space left on device", srv.stderr_text())
+        self.assertGreater(st["wb_backlog_records"], 0)
+        self.check_readable(c, acked, "reads while L3 cannot take writes")
+        self.assertIs(c.call("set", b"l3full-during", b"ok"), True)
+        acked[b"l3full-during"] = b"ok"
+        # Space returns: the drain's retry gets everything into L3.
+        os.unlink(filler)
+        h.poll_until(lambda: c.stats()["wb_backlog_records"] == 0, 20.0,
+                     desc="the backlog drained into L3 after space returned")
+        self.assertGreater(c.stats()["l3_ingested_entries"], len(acked) - 1)
+        rcode, killed = srv.stop()
+        self.assertEqual((rcode, killed), (0, False), srv.stderr_text())
+        # Restarted with an empty journal and a cold L1: every value is in L3.
+        srv = self.start_server(self.args(None, sync="interval",
+                                          extra=["--l3.max_bytes=8MiB"]), check_exit=False)
+        c = self.client(srv)
+        self.assertEqual(c.stats()["wal_replayed_records"], 0)
+        self.check_readable(c, acked, "from L3 after a restart")
+        rcode, killed = srv.stop()
+        self.assertEqual((rcode, killed), (0, False), srv.stderr_text())
 
     def test_wal_file_size_limit(self):
         # RLIMIT_FSIZE on strata (it ignores SIGXFSZ: write() gets EFBIG). The
