@@ -120,6 +120,11 @@ const std::vector<Option>& Options() {
            "disk budget for L3; past it the oldest data is dropped; 0 = unbounded"),
       Count("l3.io_threads", kL3, &L3Config::io_threads, 1, 64,
             "threads for L3 reads that miss the block cache and for L3 write-through"),
+      Size("l3.ingest_bytes", kL3, &L3Config::ingest_bytes,
+           "write-behind gathers this much for L3, then adds it as one sorted file "
+           "(at most l3.max_bytes/16 and wal.max_bytes/4); 0 = each batch via the memtable"),
+      Duration("l3.ingest_interval", kL3, &L3Config::ingest_interval_ms,
+               "... or adds what it gathered after this long"),
       Bool("wal.enabled", kWal, &WalConfig::enabled,
            "journal writes (write-behind) when a tier below L1 is configured"),
       Text("wal.path", kWal, &WalConfig::path, "PATH", "write-behind journal directory"),

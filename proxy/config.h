@@ -80,6 +80,11 @@ struct L3Config {
   uint32_t bloom_bits = 10;          // 0 = no bloom filter
   uint64_t max_bytes = 0;            // disk budget; 0 = unbounded
   uint32_t io_threads = 2;           // threads for reads that miss the block cache
+  // Write-behind stages L3 writes and ingests them as one SST file per
+  // ingest_bytes (0 = each drain batch through the memtable instead) or
+  // ingest_interval, whichever comes first.
+  uint64_t ingest_bytes = 16ull << 20;
+  int64_t ingest_interval_ms = 1000;
 };
 
 struct WalConfig {

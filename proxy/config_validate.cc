@@ -176,6 +176,7 @@ void ValidateL2(const L2Config& l2, Problems* p) {
 
 void ValidateOthers(const Config& c, Problems* p) {
   if (c.l3.enabled && c.l3.path.empty()) p->Add("l3.path must not be empty when l3 is enabled");
+  if (c.l3.ingest_interval_ms <= 0) p->Add("l3.ingest_interval must be greater than 0");
   if (c.wal.path.empty()) p->Add("wal.path must not be empty");
   if (!IsOneOf(c.wal.sync, {"always", "interval", "never"})) {
     p->Add("wal.sync must be one of always, interval, never, not " + Quote(c.wal.sync));

@@ -177,10 +177,13 @@ Status Server::OpenLowerTiers() {
   o.l1 = l1_.get();
   o.pending = pending_.get();
   o.l3 = l3_.get();
-  if (l3_ != nullptr && config_.l3.max_bytes > 0) {
+  o.l3_stage_bytes = config_.l3.ingest_bytes;
+  o.l3_stage_ms = config_.l3.ingest_interval_ms;
+  if (l3_ != nullptr && config_.l3.max_bytes > 0 && o.l3_stage_bytes > 0) {
     // A staged ingest becomes one file, and FIFO trims whole files: keep
     // each a small part of the budget (as the automatic write buffer is).
-    o.l3_stage_bytes = std::clamp<uint64_t>(config_.l3.max_bytes / 16, 256 << 10, o.l3_stage_bytes);
+    o.l3_stage_bytes =
+        std::min(o.l3_stage_bytes, std::max<uint64_t>(config_.l3.max_bytes / 16, 256 << 10));
   }
   if (config_.l2.mode != "off") {
     auto l2 = L2OptionsFromConfig(config_);

@@ -373,6 +373,34 @@ class L3IngestTest(WriteBehindTestCase):
         self.assertEqual(c2.call("get", b"ing-%d" % (n - 1)), v, "the newest write is in L3")
         self.assertEqual(c2.stats()["wal_replayed_records"], 0, "SIGTERM ingested the stage")
 
+    def test_ingest_size_and_interval_are_configurable(self):
+        # l3.ingest_interval: with an hour, a few writes stay staged past the
+        # default second, until SIGTERM ingests them. l3.ingest_bytes=0: no
+        # staging at all, every batch goes through the memtable.
+        s = self.start_wb(None, args=["--l3.ingest_interval=1h"])
+        c = self.client(s)
+        for i in range(10):
+            self.assertIs(c.call("set", b"ival-%d" % i, b"v"), True)
+        time.sleep(1.5)
+        st = c.stats()
+        self.assertEqual(st["wb_l3_ingests"], 0)
+        self.assertEqual(st["pending_writes"], 10, "staged keys are served from the pending map")
+        self.stop_checked(s)
+        s = self.start_wb(None, args=["--l3.ingest_interval=1h"])
+        c = self.client(s)
+        self.assertEqual(c.stats()["wal_replayed_records"], 0, "SIGTERM ingested the stage")
+        self.assertEqual(c.call("get", b"ival-9"), b"v")
+        self.stop_checked(s)
+        s = self.start_wb(None, args=["--l3.ingest_bytes=0"])
+        c = self.client(s)
+        for i in range(10):
+            self.assertIs(c.call("set", b"nost-%d" % i, b"v"), True)
+        st = self.wait_drained(c)
+        self.assertEqual(st["wb_l3_ingests"], 0)
+        self.assertEqual(st["l3_ingested_files"], 0)
+        self.assertEqual(st["wb_drained_records"], 10)
+        self.stop_checked(s)
+
 
 if __name__ == "__main__":
     unittest.main(argv=h.init(sys.argv))

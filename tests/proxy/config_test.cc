@@ -316,6 +316,8 @@ const std::vector<std::string> kEveryOptionChanged = {
     "--l3.bloom_bits=0",
     "--l3.max_bytes=10GiB",
     "--l3.io_threads=4",
+    "--l3.ingest_bytes=4MiB",
+    "--l3.ingest_interval=250ms",
     "--wal.enabled=false",
     "--wal.path=/var/lib/strata/wal",
     "--wal.sync=never",
@@ -438,6 +440,8 @@ TEST_CASE("Validate: single-field rules", "[config]") {
              Catch::Contains("server.shutdown_timeout must be greater than 0"));
   CHECK_THAT(ValidateError([](Config* c) { c->l1.sweep_interval_ms = 0; }),
              Catch::Contains("l1.sweep_interval must be greater than 0"));
+  CHECK_THAT(ValidateError([](Config* c) { c->l3.ingest_interval_ms = 0; }),
+             Catch::Contains("l3.ingest_interval must be greater than 0"));
   CHECK_THAT(ValidateError([](Config* c) { c->l1.shards = 3; }),
              Catch::Contains("l1.shards must be 0 (automatic) or a power of two up to 4096"));
   CHECK_THAT(ValidateError([](Config* c) { c->l1.shards = 8192; }), Catch::Contains("l1.shards"));
