@@ -248,8 +248,9 @@ class L3Store::Impl {
     });
     // Neighbours with different prefixes are different keys: no key read.
     auto same_key = [&](size_t i, size_t first) {
-      return sort_buf[i].p0 == sort_buf[first].p0 && sort_buf[i].p1 == sort_buf[first].p1 &&
-             batch[sort_buf[i].index].key == batch[sort_buf[first].index].key;
+      return i == first ||
+             (sort_buf[i].p0 == sort_buf[first].p0 && sort_buf[i].p1 == sort_buf[first].p1 &&
+              batch[sort_buf[i].index].key == batch[sort_buf[first].index].key);
     };
     const int64_t now = clock->NowMs();
     std::string read_value;
