@@ -401,38 +401,25 @@ void Wal::Impl::WriteGroup(uint64_t first, uint64_t last, bool call_wakers) {
 Status Wal::Impl::OpenSegment(uint64_t first_seq) {
   const std::string path = Join(opt_.dir, fmt::SegmentName(first_seq));
   prep_blocked_.store(false, std::memory_order_relaxed);  // a failed spare may be retried
+  bool preallocated = false;
+  StatusOr<int> h = Status::Unavailable("wal: no segment opened");
   if (spare_ready_.exchange(false, std::memory_order_acq_rel)) {
-    StatusOr<int> h = fs_->RenameAndOpen(SparePath(), path);
-    if (h.ok()) {
-      char header[fmt::kSegmentHeaderSize];
-      fmt::EncodeSegmentHeader(header);
-      Status s = fs_->Write(*h, std::string_view(header, sizeof(header)));
-      if (!s.ok()) {
-        (void)fs_->Close(*h);
-        (void)fs_->Remove(path);
-        return WithContext(s, path);
-      }
-      fd_ = *h;
-      size_ = sizeof(header);
-      synced_size_ = 0;
-      unsynced_ = true;
-      active_preallocated_ = true;
-      segments_.push_back({first_seq, first_seq - 1, path});
-      segment_count_.fetch_add(1, std::memory_order_relaxed);
-      preallocated_used_.fetch_add(1, std::memory_order_relaxed);
-      return Status::Ok();
+    h = fs_->RenameAndOpen(SparePath(), path);
+    preallocated = h.ok();
+    if (!preallocated) {  // unusable; a plain segment does the job
+      prealloc_failures_.fetch_add(1, std::memory_order_relaxed);
+      LOG_RATE_LIMITED(::strata::LogLevel::kWarn, "wal: spare segment: %s",
+                       h.status().ToString().c_str());
+      (void)fs_->Remove(SparePath());
     }
-    // The spare is unusable; a plain segment does the job.
-    prealloc_failures_.fetch_add(1, std::memory_order_relaxed);
-    LOG_RATE_LIMITED(::strata::LogLevel::kWarn, "wal: spare segment: %s",
-                     h.status().ToString().c_str());
-    (void)fs_->Remove(SparePath());
   }
-  active_preallocated_ = false;
-  StatusOr<int> h = fs_->OpenAppend(path);
-  if (!h.ok()) return h.status();
-  // A file of this name can only be a leftover without records.
-  Status s = fs_->Truncate(*h, path, 0);
+  if (!preallocated) {
+    h = fs_->OpenAppend(path);
+    if (!h.ok()) return h.status();
+  }
+  // A plain file of this name can only be a leftover without records; a
+  // spare is overwritten from its first byte.
+  Status s = preallocated ? Status::Ok() : fs_->Truncate(*h, path, 0);
   char header[fmt::kSegmentHeaderSize];
   fmt::EncodeSegmentHeader(header);
   if (s.ok()) s = fs_->Write(*h, std::string_view(header, sizeof(header)));
@@ -445,8 +432,10 @@ Status Wal::Impl::OpenSegment(uint64_t first_seq) {
   size_ = sizeof(header);
   synced_size_ = 0;
   unsynced_ = true;
+  active_preallocated_ = preallocated;
   segments_.push_back({first_seq, first_seq - 1, path});
   segment_count_.fetch_add(1, std::memory_order_relaxed);
+  if (preallocated) preallocated_used_.fetch_add(1, std::memory_order_relaxed);
   return Status::Ok();
 }
 
