@@ -246,6 +246,16 @@ def umount(path):
 
 
 class DiskFullTest(CrashTestCase):
+    def small_tmpfs(self, size, why=""):
+        """Mounts a tmpfs of `size` at <data>/mnt (unmounted at cleanup) and
+        returns its path; skips the test where mounting is not permitted."""
+        mnt = os.path.join(self.data, "mnt")
+        os.makedirs(mnt)
+        if not try_mount_tmpfs(mnt, size):
+            self.skipTest("cannot mount a tmpfs here" + why)
+        self.addCleanup(umount, mnt)
+        return mnt
+
     def fill_until_error(self, c, tag, max_writes=4000, size=2048):
         """Sets until one fails; returns (acked dict, (code, message))."""
         acked = {}
@@ -260,11 +270,7 @@ class DiskFullTest(CrashTestCase):
         return acked, None
 
     def test_wal_on_full_tmpfs(self):
-        mnt = os.path.join(self.data, "mnt")
-        os.makedirs(mnt)
-        if not try_mount_tmpfs(mnt, "2m"):
-            self.skipTest("cannot mount a tmpfs here (see test_wal_file_size_limit)")
-        self.addCleanup(umount, mnt)
+        mnt = self.small_tmpfs("2m", " (see test_wal_file_size_limit)")
         self.wal_path = os.path.join(mnt, "wal")
         filler = os.path.join(mnt, "filler")
         with open(filler, "wb") as f:
@@ -311,11 +317,7 @@ class DiskFullTest(CrashTestCase):
         # Groups of different sizes race for the last bytes: a big group fails
         # while a later small one fits. Every write acknowledged as ok must
         # survive a SIGKILL (L3 off and Redis down: the WAL is the only copy).
-        mnt = os.path.join(self.data, "mnt")
-        os.makedirs(mnt)
-        if not try_mount_tmpfs(mnt, "2m"):
-            self.skipTest("cannot mount a tmpfs here")
-        self.addCleanup(umount, mnt)
+        mnt = self.small_tmpfs("2m")
         self.wal_path = os.path.join(mnt, "wal")
         filler = os.path.join(mnt, "filler")
         with open(filler, "wb") as f:
@@ -360,11 +362,7 @@ class DiskFullTest(CrashTestCase):
         # still acknowledged (the journal and the pending map hold them),
         # reads return them, the failures are counted, and once space returns
         # the retried ingest empties the backlog into L3.
-        mnt = os.path.join(self.data, "mnt")
-        os.makedirs(mnt)
-        if not try_mount_tmpfs(mnt, "24m"):
-            self.skipTest("cannot mount a tmpfs here")
-        self.addCleanup(umount, mnt)
+        mnt = self.small_tmpfs("24m")
         self.l3_path = os.path.join(mnt, "l3")
         srv = self.start_server(self.args(None, sync="interval",
                                           extra=["--l3.max_bytes=8MiB"]), check_exit=False)
