@@ -71,7 +71,12 @@ class WriteRecord {
  private:
   WriteRecord(Op op, uint32_t key_size, uint32_t value_size, int64_t expire_at_ms, uint8_t mask,
               uint32_t refs, uint64_t hash)
-      : hash(hash), op(op), mask(mask), expire_at_ms(expire_at_ms), refs_(refs), key_size_(key_size),
+      : hash(hash),
+        op(op),
+        mask(mask),
+        expire_at_ms(expire_at_ms),
+        refs_(refs),
+        key_size_(key_size),
         value_size_(value_size) {}
   ~WriteRecord() = default;
   void Free();

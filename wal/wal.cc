@@ -522,8 +522,8 @@ Status Wal::Impl::MakeSpare() {
   for (uint64_t done = 0; s.ok() && done < opt_.segment_bytes; done += kChunk) {
     if (prep_stop_.load()) s = Status::Unavailable("wal: stopping");
     if (s.ok()) {
-      s = fs_->Write(*h, std::string_view(zeros).substr(
-                             0, static_cast<size_t>(std::min<uint64_t>(kChunk, opt_.segment_bytes - done))));
+      const auto len = static_cast<size_t>(std::min<uint64_t>(kChunk, opt_.segment_bytes - done));
+      s = fs_->Write(*h, std::string_view(zeros.data(), len));
     }
     if (s.ok() && (done / kChunk) % 8 == 7) s = fs_->Sync(*h);
   }

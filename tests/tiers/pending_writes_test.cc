@@ -67,7 +67,8 @@ TEST_CASE("pending writes: EraseIfSeqLocked takes back exactly that write", "[pe
   {
     std::lock_guard<SpinLock> lock(shard.mu);
     CHECK_FALSE(p.EraseIfSeqLocked(shard, "k", 1));
-    const PendingWrites::Entry* e = PendingWrites::FindLocked(shard, "k", PendingWrites::HashOf("k"));
+    const PendingWrites::Entry* e =
+        PendingWrites::FindLocked(shard, "k", PendingWrites::HashOf("k"));
     REQUIRE(e != nullptr);
     CHECK(e->has_older);
     CHECK(p.EraseIfSeqLocked(shard, "k", 2));
