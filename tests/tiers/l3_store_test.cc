@@ -72,42 +72,15 @@ TEST_CASE("l3 store: put, get, delete, expire round trip", "[l3]") {
   CHECK_FALSE(existed);
 }
 
-TEST_CASE("l3 store: a batch applies in order, expire sees earlier writes of the batch", "[l3]") {
-  L3TempDir dir;
-  ManualClock clock;
-  auto s = OpenL3(Opts(dir.path(), &clock));
+// One batch that exercises every rule of a batch, applied by Write or by
+// Ingest over a DB holding "old", "kept", "gone" and "later"; returns the
+// expiry it uses. CheckMixedBatch checks the outcome, the same for both.
+int64_t ApplyMixedBatch(L3Store* s, ManualClock* clock, bool ingest) {
   bool applied = false;
-  REQUIRE(s->Put("old", "x", 0, false, false, &applied).ok());
-  int64_t t = clock.NowMs() + 5000;
-  std::vector<L3Write> batch = {
-      {L3Write::Kind::kPut, "k1", "v1", 0},
-      {L3Write::Kind::kExpire, "k1", "", t},  // same batch: must see v1
-      {L3Write::Kind::kPut, "k2", "v2", 0},
-      {L3Write::Kind::kDelete, "k2", "", 0},
-      {L3Write::Kind::kExpire, "k2", "", t},    // deleted above: no-op
-      {L3Write::Kind::kExpire, "old", "", 1},   // in the past: deletes
-      {L3Write::Kind::kExpire, "nope", "", t},  // absent: no-op
-  };
-  REQUIRE(s->Write(batch).ok());
-  L3Value v = MustGet(s.get(), "k1");
-  CHECK(v.found);
-  CHECK(v.value == "v1");
-  CHECK(v.expire_at_ms == t);
-  CHECK_FALSE(MustGet(s.get(), "k2").found);
-  CHECK_FALSE(MustGet(s.get(), "old").found);
-  CHECK_FALSE(MustGet(s.get(), "nope").found);
-}
-
-TEST_CASE("l3 store: Ingest gives the same result as Write, through one SST file", "[l3]") {
-  L3TempDir dir;
-  ManualClock clock;
-  auto s = OpenL3(Opts(dir.path(), &clock));
-  bool applied = false;
-  REQUIRE(s->Put("old", "x", 0, false, false, &applied).ok());
-  REQUIRE(s->Put("kept", "k", 0, false, false, &applied).ok());
-  REQUIRE(s->Put("gone", "g", 0, false, false, &applied).ok());
-  REQUIRE(s->Put("later", "l", 0, false, false, &applied).ok());
-  int64_t t = clock.NowMs() + 5000;
+  for (const char* k : {"old", "kept", "gone", "later"}) {
+    REQUIRE(s->Put(k, std::string(1, k[0]), 0, false, false, &applied).ok());
+  }
+  const int64_t t = clock->NowMs() + 5000;
   std::vector<L3Write> batch = {
       {L3Write::Kind::kPut, "k1", "v1", 0},
       {L3Write::Kind::kPut, "k3", "first", 0},
@@ -123,20 +96,40 @@ TEST_CASE("l3 store: Ingest gives the same result as Write, through one SST file
       {L3Write::Kind::kPut, "gone", "back", 0},
       {L3Write::Kind::kDelete, "gone", "", 0},
   };
-  REQUIRE(s->Ingest(batch).ok());
-  L3Value v = MustGet(s.get(), "k1");
+  REQUIRE((ingest ? s->Ingest(batch) : s->Write(batch)).ok());
+  return t;
+}
+
+void CheckMixedBatch(L3Store* s, int64_t t) {
+  L3Value v = MustGet(s, "k1");
   CHECK(v.found);
   CHECK(v.value == "v1");
   CHECK(v.expire_at_ms == t);
-  CHECK_FALSE(MustGet(s.get(), "k2").found);
-  CHECK_FALSE(MustGet(s.get(), "old").found);
-  CHECK_FALSE(MustGet(s.get(), "nope").found);
-  CHECK_FALSE(MustGet(s.get(), "gone").found);
-  CHECK(MustGet(s.get(), "k3").value == "second");
-  v = MustGet(s.get(), "later");
+  CHECK_FALSE(MustGet(s, "k2").found);
+  CHECK_FALSE(MustGet(s, "old").found);
+  CHECK_FALSE(MustGet(s, "nope").found);
+  CHECK_FALSE(MustGet(s, "gone").found);
+  CHECK(MustGet(s, "k3").value == "second");
+  v = MustGet(s, "later");
   CHECK(v.value == "l");
   CHECK(v.expire_at_ms == t);
-  CHECK(MustGet(s.get(), "kept").value == "k");
+  CHECK(MustGet(s, "kept").value == "k");
+}
+
+TEST_CASE("l3 store: a batch applies in order, expire sees earlier writes of the batch", "[l3]") {
+  L3TempDir dir;
+  ManualClock clock;
+  auto s = OpenL3(Opts(dir.path(), &clock));
+  CheckMixedBatch(s.get(), ApplyMixedBatch(s.get(), &clock, /*ingest=*/false));
+}
+
+TEST_CASE("l3 store: Ingest gives the same result as Write, through one SST file", "[l3]") {
+  L3TempDir dir;
+  ManualClock clock;
+  auto s = OpenL3(Opts(dir.path(), &clock));
+  const int64_t t = ApplyMixedBatch(s.get(), &clock, /*ingest=*/true);
+  CheckMixedBatch(s.get(), t);
+  bool applied = false;
   CHECK(s->stats().ingested_files == 1);
   CHECK(s->stats().ingested_entries == 6);  // k1 k2 k3 old later gone; nothing for nope
   // TryGetCached sees the ingested file (its filter and index are cached).
