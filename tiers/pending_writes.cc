@@ -56,28 +56,46 @@ PendingWrites::~PendingWrites() {
 uint64_t PendingWrites::HashOf(std::string_view key) { return KeyHash(key); }
 
 ptrdiff_t PendingWrites::FindSlot(const Shard& shard, std::string_view key, uint64_t hash,
-                                  const WriteRecord* rec) {
-  if (shard.used_ == 0) return -1;
+                                  const WriteRecord* rec, size_t* free) {
+  if (free != nullptr) *free = SIZE_MAX;
+  if (shard.slots_.empty()) return -1;
   const size_t mask = shard.slots_.size() - 1;
   for (size_t i = Home(hash, mask);; i = (i + 1) & mask) {
     const Slot& sl = shard.slots_[i];
-    if (sl.e.key_rec == nullptr) return -1;
+    if (sl.e.key_rec == nullptr) {
+      if (free != nullptr) *free = i;
+      return -1;
+    }
     if (sl.e.key_rec == rec || (sl.hash == hash && sl.e.key_rec->key() == key)) {
       return static_cast<ptrdiff_t>(i);
     }
   }
 }
 
+size_t PendingWrites::FreeSlot(const std::vector<Slot>& slots, uint64_t hash) {
+  const size_t mask = slots.size() - 1;
+  size_t i = Home(hash, mask);
+  while (slots[i].e.key_rec != nullptr) i = (i + 1) & mask;
+  return i;
+}
+
 void PendingWrites::Resize(Shard& shard, size_t slots) {
   std::vector<Slot> old(slots, Slot{0, Entry()});
   old.swap(shard.slots_);
-  const size_t mask = slots - 1;
   for (const Slot& sl : old) {
-    if (sl.e.key_rec == nullptr) continue;
-    size_t i = Home(sl.hash, mask);
-    while (shard.slots_[i].e.key_rec != nullptr) i = (i + 1) & mask;
-    shard.slots_[i] = sl;
+    if (sl.e.key_rec != nullptr) shard.slots_[FreeSlot(shard.slots_, sl.hash)] = sl;
   }
+}
+
+void PendingWrites::TakeValue(Entry& e, WriteRecord* r) {
+  if (e.val_rec != nullptr) e.val_rec->Unref();
+  e.val_rec = nullptr;
+  if (r->op == WriteRecord::Op::kSet) {
+    r->Ref();
+    e.val_rec = r;
+  }
+  e.op = r->op;
+  e.expire_at_ms = r->expire_at_ms;
 }
 
 const PendingWrites::Entry* PendingWrites::FindLocked(Shard& shard, std::string_view key,
@@ -88,28 +106,21 @@ const PendingWrites::Entry* PendingWrites::FindLocked(Shard& shard, std::string_
 
 void PendingWrites::PutLocked(Shard& shard, WriteRecord* r) {
   using Op = WriteRecord::Op;
-  const ptrdiff_t found = FindSlot(shard, r->key(), r->hash, nullptr);
+  size_t free = SIZE_MAX;
+  const ptrdiff_t found = FindSlot(shard, r->key(), r->hash, nullptr, &free);
   if (found < 0) {
     if ((shard.used_ + 1) * 2 > shard.slots_.size()) {
       Resize(shard, std::max(kMinSlots, shard.slots_.size() * 2));
+      free = FreeSlot(shard.slots_, r->hash);  // the probe's stop moved
     }
-    const size_t mask = shard.slots_.size() - 1;
-    size_t i = Home(r->hash, mask);
-    while (shard.slots_[i].e.key_rec != nullptr) i = (i + 1) & mask;
-    Slot& sl = shard.slots_[i];
+    Slot& sl = shard.slots_[free];
     sl.hash = r->hash;
     Entry& e = sl.e;
+    e = Entry();
     r->Ref();
     e.key_rec = r;
-    e.val_rec = nullptr;
-    if (r->op == Op::kSet) {
-      r->Ref();
-      e.val_rec = r;
-    }
     e.seq = r->seq;
-    e.op = r->op;
-    e.expire_at_ms = r->expire_at_ms;
-    e.has_older = false;
+    TakeValue(e, r);  // an expire too: the entry is that expire
     ++shard.used_;
     size_.fetch_add(1, std::memory_order_relaxed);
     bytes_.fetch_add(Charge(e), std::memory_order_relaxed);
@@ -125,14 +136,7 @@ void PendingWrites::PutLocked(Shard& shard, WriteRecord* r) {
     // expiring a deleted key changes nothing. Over an expire: the new one.
     if (cur.op != Op::kDelete) cur.expire_at_ms = r->expire_at_ms;
   } else {
-    if (cur.val_rec != nullptr) cur.val_rec->Unref();
-    cur.val_rec = nullptr;
-    if (r->op == Op::kSet) {
-      r->Ref();
-      cur.val_rec = r;
-    }
-    cur.op = r->op;
-    cur.expire_at_ms = r->expire_at_ms;
+    TakeValue(cur, r);
   }
   bytes_.fetch_add(Charge(cur), std::memory_order_relaxed);
 }

@@ -158,10 +158,15 @@ class PendingWrites {
  private:
   using Slot = Shard::Slot;
   // The slot holding `key` (recognized by `rec` if it is the entry's key
-  // record), or -1.
+  // record), or -1; then *free (if given) is the empty slot that ended the
+  // probe, where the key would go (SIZE_MAX: no table yet).
   static ptrdiff_t FindSlot(const Shard& shard, std::string_view key, uint64_t hash,
-                            const WriteRecord* rec);
+                            const WriteRecord* rec, size_t* free = nullptr);
+  // The first empty slot from the home of `hash` (the table has one).
+  static size_t FreeSlot(const std::vector<Slot>& slots, uint64_t hash);
   static void Resize(Shard& shard, size_t slots);
+  // Makes `r` the entry's state: op, expiry, value record (a set's).
+  static void TakeValue(Entry& e, WriteRecord* r);
   void EraseSlot(Shard& shard, size_t i);
 
   static constexpr size_t kShards = 64;
