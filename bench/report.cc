@@ -156,6 +156,12 @@ void PrintRun(const RunRecord& r, const Options& o) {
            r.error.c_str());
   }
   if (r.ok && !r.error.empty()) printf("      note: %s\n", r.error.c_str());
+  if (r.ok && r.server_child_cpu_s > 0 && p.window_s > 0) {
+    printf(
+        "      note: the server's child processes (e.g. Redis's AOF rewrite) used %.0f%% CPU; "
+        "counted in its srv_us/op\n",
+        100 * r.server_child_cpu_s / p.window_s);
+  }
   const bool noisy = r.ok && d.other_pct > kNoisyOtherPct;
   if (noisy) {
     printf(
@@ -210,6 +216,7 @@ void PrintRun(const RunRecord& r, const Options& o) {
   Appendf(&j, ",\"notifications\":%llu", static_cast<unsigned long long>(p.notifications));
   j += ",\"cpu\":{\"client_s\":" + Num(r.client_cpu_s) +
        ",\"server_s\":" + Num(r.server_cpu_s, r.server_cpu_s >= 0) +
+       ",\"server_children_s\":" + Num(r.server_child_cpu_s, r.server_cpu_s >= 0) +
        ",\"system_busy_s\":" + Num(r.system_busy_s) + ",\"cores\":" + Num(d.cores) +
        ",\"client_us_per_op\":" + Num(d.cli_us) +
        ",\"server_us_per_op\":" + Num(d.srv_us, d.srv_us >= 0) +

@@ -28,6 +28,7 @@ struct RunRecord {
   PhaseResult result;
   double client_cpu_s = 0;
   double server_cpu_s = -1;  // < 0: unknown (external server without a PID)
+  double server_child_cpu_s = 0;  // part of server_cpu_s used by its child processes
   double system_busy_s = 0;  // whole machine, all cores
   double system_total_s = 0;
 

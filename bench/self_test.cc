@@ -1,5 +1,10 @@
 #include "bench/self_test.h"
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -7,6 +12,7 @@
 
 #include "bench/codec.h"
 #include "bench/histogram.h"
+#include "bench/server_process.h"
 #include "bench/workload.h"
 
 namespace strata::bench {
@@ -237,6 +243,53 @@ void TestKeys() {
 
 }  // namespace
 
+double CpuNow(clockid_t clock) {
+  struct timespec ts;
+  clock_gettime(clock, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+// A server's forked child (Redis's AOF rewrite) is server CPU: counted while
+// it runs (a live descendant) and after its parent reaps it (cutime).
+void TestProcessTreeCpu() {
+  const ProcessTreeCpu before = ReadProcessTreeCpu(getpid());
+  CHECK(before.self_s >= 0);
+  int ready[2];
+  if (pipe(ready) != 0) {
+    CHECK(!"pipe");
+    return;
+  }
+  const pid_t child = fork();
+  if (child == 0) {
+    // Burn 0.3 s of CPU (at most 5 s of wall time), say so, wait to be killed.
+    const double start = CpuNow(CLOCK_MONOTONIC);
+    volatile unsigned long sink = 0;
+    while (CpuNow(CLOCK_PROCESS_CPUTIME_ID) < 0.3 && CpuNow(CLOCK_MONOTONIC) - start < 5) {
+      for (int i = 0; i < 100000; ++i) sink = sink + i;
+    }
+    char c = 1;
+    if (write(ready[1], &c, 1) != 1) _exit(1);
+    pause();
+    _exit(0);
+  }
+  close(ready[1]);
+  char c = 0;
+  const bool burned = child > 0 && read(ready[0], &c, 1) == 1;
+  close(ready[0]);
+  CHECK(burned);
+  const ProcessTreeCpu live = ReadProcessTreeCpu(getpid());
+  if (child > 0) {
+    kill(child, SIGKILL);
+    waitpid(child, nullptr, 0);
+  }
+  const ProcessTreeCpu reaped = ReadProcessTreeCpu(getpid());
+  // /proc reports whole clock ticks (10 ms); the child burned 300 ms.
+  CHECK(live.children_s - before.children_s >= 0.25);
+  CHECK(reaped.children_s - before.children_s >= 0.25);
+  CHECK(reaped.total() >= live.total() - 0.02);
+  CHECK(ProcessCpuSeconds(getpid()) >= 0);
+}
+
 bool RunSelfTest() {
   TestMsgpackEncode();
   TestMsgpackDecode();
@@ -244,6 +297,7 @@ bool RunSelfTest() {
   TestHistogram();
   TestZipf();
   TestKeys();
+  TestProcessTreeCpu();
   if (g_failures == 0) printf("self-test: all checks passed\n");
   return g_failures == 0;
 }

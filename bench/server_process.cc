@@ -1,5 +1,6 @@
 #include "bench/server_process.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -12,8 +13,10 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "bench/shutdown.h"
@@ -128,24 +131,79 @@ void ServerProcess::Stop() {
   pid_ = 0;
 }
 
-double ProcessCpuSeconds(pid_t pid) {
+namespace {
+
+// Fields of /proc/<pid>/stat that the CPU accounting needs.
+struct ProcStat {
+  pid_t ppid = 0;
+  double own_s = 0;     // utime + stime
+  double reaped_s = 0;  // cutime + cstime: children it has waited for
+};
+
+bool ReadProcStat(pid_t pid, ProcStat* out) {
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
   std::ifstream in(path);
   std::string line;
-  if (!std::getline(in, line)) return -1;
+  if (!std::getline(in, line)) return false;
   // The command name (field 2) may contain spaces and ')': skip past the last ')'.
   const size_t close = line.rfind(')');
-  if (close == std::string::npos) return -1;
+  if (close == std::string::npos || close + 2 > line.size()) return false;
   std::istringstream fields(line.substr(close + 2));
   std::string f;
-  unsigned long long utime = 0, stime = 0;
-  // Fields from 3 (state) on; utime is 14, stime is 15.
-  for (int i = 3; i <= 15 && fields >> f; ++i) {
-    if (i == 14) utime = std::stoull(f);
-    if (i == 15) stime = std::stoull(f);
+  unsigned long long v[18] = {};
+  // Fields from 3 (state) on: ppid is 4, utime 14, stime 15, cutime 16, cstime 17.
+  int i = 3;
+  for (; i <= 17 && fields >> f; ++i) {
+    if (i >= 4) v[i] = std::strtoull(f.c_str(), nullptr, 10);
   }
-  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  if (i <= 17) return false;
+  const double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
+  out->ppid = static_cast<pid_t>(v[4]);
+  out->own_s = static_cast<double>(v[14] + v[15]) / hz;
+  out->reaped_s = static_cast<double>(v[16] + v[17]) / hz;
+  return true;
+}
+
+}  // namespace
+
+double ProcessCpuSeconds(pid_t pid) {
+  ProcStat st;
+  return ReadProcStat(pid, &st) ? st.own_s : -1;
+}
+
+ProcessTreeCpu ReadProcessTreeCpu(pid_t pid) {
+  ProcessTreeCpu cpu;
+  ProcStat root;
+  if (!ReadProcStat(pid, &root)) return cpu;
+  cpu.self_s = root.own_s;
+  cpu.children_s = root.reaped_s;
+  // Live descendants: one pass over /proc collects parent links, then a walk
+  // from `pid` adds each descendant's own and reaped time.
+  std::multimap<pid_t, std::pair<pid_t, ProcStat>> by_parent;
+  if (DIR* d = opendir("/proc")) {
+    while (struct dirent* e = readdir(d)) {
+      char* end = nullptr;
+      const long n = std::strtol(e->d_name, &end, 10);
+      if (n <= 0 || *end != '\0' || n == pid) continue;
+      ProcStat st;
+      if (ReadProcStat(static_cast<pid_t>(n), &st)) {
+        by_parent.emplace(st.ppid, std::make_pair(static_cast<pid_t>(n), st));
+      }
+    }
+    closedir(d);
+  }
+  std::vector<pid_t> todo = {pid};
+  while (!todo.empty()) {
+    const pid_t parent = todo.back();
+    todo.pop_back();
+    auto range = by_parent.equal_range(parent);
+    for (auto it = range.first; it != range.second; ++it) {
+      cpu.children_s += it->second.second.own_s + it->second.second.reaped_s;
+      todo.push_back(it->second.first);
+    }
+  }
+  return cpu;
 }
 
 SystemCpu ReadSystemCpu() {

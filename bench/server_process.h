@@ -40,6 +40,19 @@ class ServerProcess {
 // utime + stime of a process (all its threads) in seconds; < 0 if unreadable.
 double ProcessCpuSeconds(pid_t pid);
 
+// CPU seconds of a process and of the processes it forked: Redis's AOF
+// rewrite and RDB save run in a child, and that CPU is the server's too.
+// `children_s` = the reaped children's time (cutime + cstime) plus every
+// live descendant's own and reaped time, read from a scan of /proc. A
+// child that starts and exits between two snapshots is still counted
+// (through cutime once its parent reaps it). self_s < 0: unreadable.
+struct ProcessTreeCpu {
+  double self_s = -1;
+  double children_s = 0;
+  double total() const { return self_s + children_s; }
+};
+ProcessTreeCpu ReadProcessTreeCpu(pid_t pid);
+
 // Machine-wide CPU seconds from /proc/stat: busy (all but idle and iowait)
 // and total, summed over cores.
 struct SystemCpu {

@@ -45,14 +45,14 @@ struct Target {
 
 struct CpuSnapshot {
   double self_s = 0;
-  double server_s = -1;
+  ProcessTreeCpu server;  // the server and what it forked (AOF rewrite, RDB save)
   SystemCpu system;
 };
 
 CpuSnapshot Snapshot(pid_t server_pid) {
   CpuSnapshot s;
   s.self_s = SelfCpuSeconds();
-  if (server_pid > 0) s.server_s = ProcessCpuSeconds(server_pid);
+  if (server_pid > 0) s.server = ReadProcessTreeCpu(server_pid);
   s.system = ReadSystemCpu();
   return s;
 }
@@ -710,8 +710,9 @@ RunRecord RunOne(const Target& t, int round, const Workload& w, const Options& o
                  ("no replies in the measured window (" + std::to_string(r.lost) + " lost)");
   }
   rec.client_cpu_s = after.self_s - before.self_s;
-  if (before.server_s >= 0 && after.server_s >= 0) {
-    rec.server_cpu_s = after.server_s - before.server_s;
+  if (before.server.self_s >= 0 && after.server.self_s >= 0) {
+    rec.server_cpu_s = after.server.total() - before.server.total();
+    rec.server_child_cpu_s = std::max(after.server.children_s - before.server.children_s, 0.0);
   }
   rec.system_busy_s = after.system.busy_s - before.system.busy_s;
   rec.system_total_s = after.system.total_s - before.system.total_s;

@@ -11,6 +11,13 @@
 # persistence (--redis-info) and every fdatasync/fsync/epoll_wait either server
 # made in the measured window (--count-syscalls: `perf stat -p`).
 #
+# Redis rewrites its AOF in a forked child once the file doubles (its
+# default auto-aof-rewrite-percentage 100, min size 64 MB): several times per
+# round here. That child's CPU is counted as Redis's (strata-bench adds a
+# server's descendants), and it competes with both servers for the two cores.
+# A pair written wal:aof:norewrite runs Redis with auto-aof-rewrite-percentage
+# 0 instead: the stricter baseline (an AOF that only grows).
+#
 # Then: a 1-connection `always` pair (sanity: with one client in flight a
 # durable ack cannot be faster than one fdatasync) and strata-wal-bench
 # (replay speed and raw append rates).
@@ -19,7 +26,8 @@
 #   BUILD_DIR [<repo>/build-release]  NO_BUILD [] (1 = use the binaries as built)
 #   REDIS_SERVER [redis-server on PATH]  TMP_DIR [/tmp]  OUT [bench/results/<date>-wal.txt]
 #   KEYSPACE [1000000]  VALUE_SIZE [100]  DURATION [10]  WARMUP [2]  ROUNDS [3]
-#   CONNECTIONS [50]  PAIRS ["always:always interval:everysec never:no"]
+#   CONNECTIONS [50]
+#   PAIRS ["always:always interval:everysec interval:everysec:norewrite never:no"]
 #   ALWAYS_THREADS ["1 2"] (--server.threads for the always pair; other pairs: 1)
 #   SANITY [1] (the 1-connection always pair)  WAL_BENCH [1] (strata-wal-bench)
 #   EXTRA_ARGS [] (passed to strata-bench)
@@ -35,7 +43,7 @@ DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-2}
 ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-50}
-PAIRS=${PAIRS:-"always:always interval:everysec never:no"}
+PAIRS=${PAIRS:-"always:always interval:everysec interval:everysec:norewrite never:no"}
 ALWAYS_THREADS=${ALWAYS_THREADS:-"1 2"}
 SANITY=${SANITY:-1}
 WAL_BENCH=${WAL_BENCH:-1}
@@ -62,11 +70,14 @@ RAW=$(mktemp "$TMP_DIR/run_wal_bench.XXXXXX")
 trap 'rm -f "$RAW" "$TMP_DIR"/run_wal_bench.probe.$$' EXIT
 
 # One strata-bench pair. $1 label, $2 wal.sync, $3 appendfsync, $4 threads,
-# $5 connections.
+# $5 connections, $6 "norewrite" (Redis without automatic AOF rewrites) or "".
 run_pair() {
-  local label=$1 wal=$2 aof=$3 threads=$4 conns=$5
+  local label=$1 wal=$2 aof=$3 threads=$4 conns=$5 variant=${6:-}
+  local rewrite=(--redis-arg=--auto-aof-rewrite-percentage --redis-arg=0)
+  [[ $variant == norewrite ]] || rewrite=()
   echo
-  echo "## $label: wal.sync=$wal (server.threads=$threads) vs appendfsync $aof;" \
+  echo "## $label: wal.sync=$wal (server.threads=$threads) vs appendfsync $aof" \
+    "(AOF rewrite: $([[ $variant == norewrite ]] && echo off || echo 'Redis default'));" \
     "SET only, $conns connections, depth 1, keyspace $KEYSPACE, value ${VALUE_SIZE} B, $ROUNDS rounds"
   local cmd=("$BENCH" --target both --tmp-dir "$TMP_DIR"
     --strata-bin "$STRATA" --strata-threads "$threads"
@@ -74,7 +85,7 @@ run_pair() {
     --strata-arg=--l3.path={run}/l3 --strata-arg=--wal.path={run}/wal
     --redis-server "$REDIS_SERVER"
     --redis-arg=--appendonly --redis-arg=yes --redis-arg=--appendfsync --redis-arg="$aof"
-    --redis-arg=--dir --redis-arg={run}
+    --redis-arg=--dir --redis-arg={run} "${rewrite[@]}"
     --keyspace "$KEYSPACE" --get-ratio 0 --value-size "$VALUE_SIZE"
     --connections "$conns" --depth 1 --duration "$DURATION" --warmup "$WARMUP"
     --rounds "$ROUNDS" --strata-stats --redis-info --count-syscalls --quiet)
@@ -116,12 +127,14 @@ set +e  # a failed cell is recorded, not fatal; the exit status reports it
   echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
   for pair in $PAIRS; do
-    wal=${pair%%:*}
-    aof=${pair##*:}
+    IFS=: read -r wal aof variant <<<"$pair"
+    suffix=${variant:+-$variant}
     if [[ $wal == always ]]; then
-      for t in $ALWAYS_THREADS; do run_pair "$wal-t$t" "$wal" "$aof" "$t" "$CONNECTIONS"; done
+      for t in $ALWAYS_THREADS; do
+        run_pair "$wal-t$t$suffix" "$wal" "$aof" "$t" "$CONNECTIONS" "$variant"
+      done
     else
-      run_pair "$wal-t1" "$wal" "$aof" 1 "$CONNECTIONS"
+      run_pair "$wal-t1$suffix" "$wal" "$aof" 1 "$CONNECTIONS" "$variant"
     fi
   done
   if [[ $SANITY == 1 ]]; then
@@ -165,14 +178,20 @@ for line in open(sys.argv[1]):
             return r["ops"] / d if d else None
         def delayed(r, e):
             return ((e.get("redis_info") or {}).get("aof_delayed_fsync") or {}).get("delta")
+        def rewrites(r, e):
+            return ((e.get("redis_info") or {}).get("aof_rewrites") or {}).get("delta")
+        def child_pct(r, e):
+            c = (r.get("cpu") or {}).get("server_children_s")
+            return None if c is None or not r.get("window_s") else 100 * c / r["window_s"]
         rows.append((label, wal, aof, conns, summ[0], per("strata", rps), per("redis", rps),
-                     per("strata", walsync), per("redis", delayed)))
-print("| pair | conns | Strata ops/s | Redis ops/s | ratio | Strata p50/p99/p99.9 us | Redis p50/p99/p99.9 us | p99 ratio | SETs per wal sync | SETs per fsync (syscall) S / R | aof_delayed_fsync | target |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+                     per("strata", walsync), per("redis", delayed), per("redis", rewrites),
+                     per("redis", child_pct)))
+print("| pair | conns | Strata ops/s | Redis ops/s | ratio | Strata p50/p99/p99.9 us | Redis p50/p99/p99.9 us | p99 ratio | SETs per wal sync | SETs per fsync (syscall) S / R | aof_delayed_fsync | Redis AOF rewrites (child CPU) | target |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for row in rows:
     label, wal, aof, conns, s = row[:5]
     if s is None:
-        print(f"| {label} ({wal}/{aof}) | {conns} | failed | | | | | | | | | |")
+        print(f"| {label} ({wal}/{aof}) | {conns} | failed | | | | | | | | | | |")
         continue
     a, b = s["strata"], s["redis"]
     ratio = a["ops_per_s"]["median"] / b["ops_per_s"]["median"]
@@ -183,7 +202,7 @@ for row in rows:
     lat = lambda x: f'{x["p50_us"]["median"]:.0f} / {x["p99_us"]["median"]:.0f} / {x["p999_us"]["median"]:.0f}'
     rng = lambda x: f'{x["ops_per_s"]["median"]:,.0f} [{x["ops_per_s"]["min"]:,.0f} .. {x["ops_per_s"]["max"]:,.0f}]'
     print(f"| {label} ({wal}/{aof}) | {conns} | {rng(a)} | {rng(b)} | **{ratio:.2f}x** | {lat(a)} | {lat(b)} | {p99r:.2f} "
-          f"| {f(row[7])} | {f(row[5])} / {f(row[6])} | {f(row[8], 0)} | {verdict} |")
+          f"| {f(row[7])} | {f(row[5])} / {f(row[6])} | {f(row[8], 0)} | {f(row[9], 0)} ({f(row[10], 0)}%) | {verdict} |")
 EOF
 
   if [[ $WAL_BENCH == 1 ]]; then
