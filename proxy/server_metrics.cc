@@ -261,6 +261,8 @@ MetricsSnapshot Server::Metrics() const {
          &L2Counters::coalesced},
         {"l2_topology_refreshes", "CLUSTER SLOTS reads", false, &L2Counters::topology_refreshes},
         {"l2_topology_errors", "Failed CLUSTER SLOTS reads", false, &L2Counters::topology_errors},
+        {"l2_nodes_retired", "Cluster node connections closed after the node left the slot map",
+         false, &L2Counters::nodes_retired},
         {"l2_connections", "Redis connections held (every loop and the drain)", true,
          &L2Counters::nodes},
         {"l2_connections_up", "... of which connected", true, &L2Counters::nodes_connected},

@@ -101,6 +101,9 @@ class L2Tier::Impl {
   void ScheduleRefresh();
   void RefreshFrom(std::vector<std::string> candidates, size_t i);
   void UpdateGauges();
+  // Closes idle connections to nodes that are neither in the slot map nor
+  // seeds; `answering` (whose callback is running) is kept this time.
+  void RetireNodes(const L2Node* answering);
   int64_t RemainingMs(int64_t expire_at_ms) const;
   std::string Prefixed(std::string_view key) const;
   Status ErrorReply(const RedisReply& reply) const;
@@ -676,8 +679,39 @@ void L2Tier::Impl::RefreshFrom(std::vector<std::string> candidates, size_t i) {
                  return;
                }
                slots_ = std::move(map).value();
+               RetireNodes(node);
                next_periodic();
              });
+}
+
+void L2Tier::Impl::RetireNodes(const L2Node* answering) {
+  std::unordered_set<std::string> live(seeds_.begin(), seeds_.end());
+  std::string_view last_master;
+  for (int slot = 0; slot < kClusterSlots; ++slot) {
+    std::string_view master = slots_.Lookup(slot);
+    if (master.empty() || master == last_master) continue;
+    last_master = master;
+    live.emplace(master);
+    for (const auto& r : slots_.Replicas(slot)) live.insert(r);
+  }
+  size_t retired = 0;
+  for (auto it = nodes_.begin(); it != nodes_.end();) {
+    L2Node* n = it->second.get();
+    // Readonly (replica) connections are keyed "R|address".
+    if (n == answering || live.count(n->address()) > 0 || !n->connection().idle()) {
+      ++it;
+      continue;
+    }
+    LOG_INFO("l2: closing the connection to %s: no longer in the cluster's slot map",
+             n->address().c_str());
+    it = nodes_.erase(it);  // the destructor closes it; nothing is left to call back
+    ++retired;
+  }
+  if (retired > 0) {
+    counters.nodes_retired.store(counters.nodes_retired.load(std::memory_order_relaxed) + retired,
+                                 std::memory_order_relaxed);
+    UpdateGauges();
+  }
 }
 
 // ---------------------------------------------------------------- gauges

@@ -9,7 +9,10 @@
 //               the map and resends, ASK sends ASKING + the command to the
 //               target, TRYAGAIN / CLUSTERDOWN / LOADING are retried with
 //               backoff, and the map is refreshed after errors and
-//               periodically. Optional replica reads (READONLY).
+//               periodically. After each refresh, connections to nodes
+//               that are no longer in the map (nor seeds) are closed once
+//               nothing is in flight on them. Optional replica reads
+//               (READONLY).
 //
 // Wire format. The value stored in Redis is exactly the bytes the app gave
 // (another Redis client can read it) under key_prefix + key. A get is
@@ -73,6 +76,9 @@ struct L2Counters {
   std::atomic<uint64_t> coalesced{0};   // gets that joined another get's lookup
   std::atomic<uint64_t> topology_refreshes{0};
   std::atomic<uint64_t> topology_errors{0};
+  // Cluster: connections closed because their node left the slot map (a
+  // failed master replaced by its replica, a node removed by resharding).
+  std::atomic<uint64_t> nodes_retired{0};
   // Gauges, updated as connections change state (and once a second).
   std::atomic<uint64_t> nodes{0};            // connections this loop holds
   std::atomic<uint64_t> nodes_connected{0};

@@ -129,6 +129,10 @@ class RedisConnection {
   // Commands sent and not yet answered by hiredis (includes timed-out ones
   // whose late reply has not arrived yet).
   size_t in_flight() const { return in_flight_; }
+  // No callback of this connection is still to fire (nothing sent and
+  // unanswered, waiting for the handshake, or deferred): destroying it now
+  // calls none.
+  bool idle() const { return in_flight_ == 0 && waiting_.empty() && deferred_.empty(); }
   // Why the connection is (or was last) not connected; the server's message
   // for AUTH/SELECT failures.
   const std::string& last_error() const { return last_error_; }

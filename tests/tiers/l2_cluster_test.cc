@@ -669,6 +669,71 @@ TEST_CASE("L2 cluster: manual failover and a killed master are survived without 
   }
 }
 
+TEST_CASE("L2 cluster: the connection to a master that left the slot map is closed",
+          "[l2][l2cluster][redis][cluster]") {
+  RedisClusterOptions copts;
+  copts.node_timeout_ms = 1000;
+  auto cluster = RedisCluster::Start(3, 1, copts);
+  const std::vector<int> masters = cluster->MasterPorts();
+  REQUIRE(masters.size() == 3);
+  std::vector<int> owners = SlotOwners(*cluster);
+
+  // One seed: the other masters are known only from the map.
+  L2Options o = ClusterOpts({masters[0]});
+  o.topology_refresh_ms = 200;
+  Env env(std::move(o));
+  REQUIRE(env.WaitReady());
+
+  // A key on each master, so that the tier holds a connection to each.
+  auto key_on = [&](int master) {
+    for (int i = 0; i < 10000; ++i) {
+      std::string k = "r:" + std::to_string(i);
+      if (owners[KeySlot(k)] == master) return k;
+    }
+    FAIL("no key on " << master);
+    return std::string();
+  };
+  for (int m : masters) REQUIRE(env.Set(key_on(m), "before").status.ok());
+  const int victim = masters[1];
+  const std::string key = key_on(victim);
+  SyncReplica(victim, owners);
+  auto holds = [&](int port) {
+    for (const auto& n : env.tier->Nodes()) {
+      if (n.address == Addr(port)) return true;
+    }
+    return false;
+  };
+  for (int m : masters) REQUIRE(holds(m));
+  REQUIRE(env.tier->counters().nodes_retired.load() == 0);
+
+  // The master dies and its replica takes over: the dead node is in no slot
+  // range (and no seed), so its reconnecting connection is dropped.
+  const int promoted = cluster->KillNode(victim);
+  REQUIRE(promoted != 0);
+  CHECK(env.loop.RunUntil([&] { return !holds(victim); }, 10000));
+  CHECK(env.tier->counters().nodes_retired.load() >= 1);
+  CHECK(env.tier->counters().nodes.load() == env.tier->Nodes().size());
+  // Its keys are served by the promoted replica; the seed stays.
+  GetOut got;
+  CHECK(env.loop.RunUntil(
+      [&] {
+        got = env.Get(key);
+        return got.status.ok();
+      },
+      5000));
+  CHECK(got.value == "before");
+  CHECK(env.tier->OwnerOf(key) == Addr(promoted));
+  CHECK(holds(promoted));
+  CHECK(holds(masters[0]));
+  // The live masters are never retired, however often the map is re-read.
+  const uint64_t retired = env.tier->counters().nodes_retired.load();
+  const uint64_t refreshes = env.tier->counters().topology_refreshes.load();
+  CHECK(env.loop.RunUntil(
+      [&] { return env.tier->counters().topology_refreshes.load() >= refreshes + 3; }, 5000));
+  CHECK(env.tier->counters().nodes_retired.load() == retired);
+  CHECK(holds(masters[2]));
+}
+
 TEST_CASE("L2 cluster: read_from_replicas serves gets from READONLY replica connections",
           "[l2][l2cluster][redis][cluster]") {
   auto cluster = RedisCluster::Start(3, 1);
