@@ -142,8 +142,8 @@ class WriteBehind::Drain {
 
   // Whether L3 writes are staged and ingested (see WriteBehindOptions).
   bool staging() const { return wb_->o_.l3 != nullptr && wb_->o_.l3_stage_bytes > 0; }
-  // A "through" write waits for `seq` to be confirmed: ingest the stage as
-  // soon as it holds it. Any thread.
+  // A "through" write waits for `seq` to be confirmed: take it without
+  // lingering, and ingest the stage as soon as it holds it. Any thread.
   void WantConfirm(uint64_t seq) {
     uint64_t cur = confirm_target_.load(std::memory_order_relaxed);
     while (cur < seq &&
@@ -323,7 +323,10 @@ void WriteBehind::Drain::Pump(bool linger_done) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       const size_t waiting = queue_.size() - staged_;  // not busy: no batch in flight
-      wait = !stopping_ && waiting > 0 && waiting < wb_->o_.drain_min_batch;
+      // A "through" write waits for its confirmation: no lingering then.
+      const bool through_waits =
+          confirm_target_.load(std::memory_order_relaxed) > wb_->confirmed_seq();
+      wait = !stopping_ && !through_waits && waiting > 0 && waiting < wb_->o_.drain_min_batch;
     }
     if (wait) {
       if (!lingering_) {
@@ -798,9 +801,7 @@ WriteBehind::Ack WriteBehind::AckFor(bool through) const {
   return o_.wal.sync == WalSync::kAlways ? Ack::kDurable : Ack::kWritten;
 }
 
-void WriteBehind::ConfirmSoon(uint64_t seq) {
-  if (drain_->staging()) drain_->WantConfirm(seq);
-}
+void WriteBehind::ConfirmSoon(uint64_t seq) { drain_->WantConfirm(seq); }
 
 bool WriteBehind::WriteOut() {
   bool done = wal_->WriteOut();

@@ -183,7 +183,9 @@ TEST_CASE("write-behind: several failed rewrites restore the newest write that c
 // L3 writes and their ingest.
 class L3Fixture {
  public:
-  explicit L3Fixture(uint64_t stage_bytes, int64_t stage_ms) : l1_(L1Options{}) {
+  // linger_ms >= 0: drain_linger_ms (with the default drain_min_batch).
+  explicit L3Fixture(uint64_t stage_bytes, int64_t stage_ms, int64_t linger_ms = -1)
+      : l1_(L1Options{}) {
     L3Options lo;
     lo.path = dir_.path() + "/l3";
     l3_ = testing::OpenL3(lo);
@@ -196,6 +198,7 @@ class L3Fixture {
     o.l3_stage_bytes = stage_bytes;
     o.l3_stage_ms = stage_ms;
     o.checkpoint_interval_ms = 20;
+    if (linger_ms >= 0) o.drain_linger_ms = linger_ms;
     auto wb = WriteBehind::Open(std::move(o));
     REQUIRE(wb.ok());
     wb_ = std::move(wb).value();
@@ -308,6 +311,24 @@ TEST_CASE("write-behind: a full stage, a through write and Stop each ingest at o
     CHECK(f.Get("s49").found);
     CHECK(f.wb_->counters().l3_ingests.load() == 1);
   }
+}
+
+TEST_CASE("write-behind: the drain lingers for a fuller batch, but not for a through write",
+          "[write_behind]") {
+  // No staging: each batch goes to L3 when the drain takes it. A 5 s linger
+  // and a batch far below drain_min_batch.
+  L3Fixture f(/*stage_bytes=*/0, /*stage_ms=*/600'000, /*linger_ms=*/5000);
+  REQUIRE(WriteBehindOptions{}.drain_min_batch > 2);
+  const uint64_t first = f.Write(WriteBehind::Op::kSet, "behind", "b");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(f.wb_->confirmed_seq() < first);  // waiting for more, up to 5 s
+  // A through write is answered after its confirmation: no lingering. It
+  // takes the queued write along.
+  const uint64_t seq = f.Write(WriteBehind::Op::kSet, "through", "t");
+  f.wb_->ConfirmSoon(seq);
+  REQUIRE(f.WaitConfirmed(seq, 2));
+  CHECK(f.Get("through").value == "t");
+  CHECK(f.Get("behind").value == "b");
 }
 
 // The nice value of this process's thread named `name`, or -100 if none.
