@@ -189,6 +189,23 @@ void SyncReplica(int master, const std::vector<int>& owners) {
   REQUIRE(w->integer == 1);
 }
 
+// Three masters with one replica each; a dead master is failed over in ~1 s.
+std::unique_ptr<RedisCluster> StartFailoverCluster() {
+  RedisClusterOptions copts;
+  copts.node_timeout_ms = 1000;
+  return RedisCluster::Start(3, 1, copts);
+}
+
+// The first of `keys` whose slot `master` owns (FAILs if none).
+std::string KeyOwnedBy(const std::vector<int>& owners, int master,
+                       const std::vector<std::string>& keys) {
+  for (const auto& k : keys) {
+    if (owners[KeySlot(k)] == master) return k;
+  }
+  FAIL("no key on " << master);
+  return std::string();
+}
+
 // A TCP port on loopback that nothing listens on (bound, then released).
 int DeadPort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -518,9 +535,7 @@ TEST_CASE("L2 cluster: a slot migrated under traffic loses no operation and no w
 
 TEST_CASE("L2 cluster: manual failover and a killed master are survived without a new tier",
           "[l2][l2cluster][redis][cluster]") {
-  RedisClusterOptions copts;
-  copts.node_timeout_ms = 1000;
-  auto cluster = RedisCluster::Start(3, 1, copts);
+  auto cluster = StartFailoverCluster();
   const std::vector<int> masters = cluster->MasterPorts();
   REQUIRE(masters.size() == 3);
   std::vector<int> owners = SlotOwners(*cluster);
@@ -541,13 +556,7 @@ TEST_CASE("L2 cluster: manual failover and a killed master are survived without 
   env.SetAll(keys, values);
   for (int m : masters) SyncReplica(m, owners);
 
-  auto key_on = [&](int master) {
-    for (const auto& k : keys) {
-      if (owners[KeySlot(k)] == master) return k;
-    }
-    FAIL("no key on " << master);
-    return std::string();
-  };
+  auto key_on = [&](int master) { return KeyOwnedBy(owners, master, keys); };
   auto value_of = [&](const std::string& k) { return "fv" + k.substr(2); };
 
   // Polls a get of `key` every 20 ms until one succeeds (bounded); returns
@@ -671,9 +680,7 @@ TEST_CASE("L2 cluster: manual failover and a killed master are survived without 
 
 TEST_CASE("L2 cluster: the connection to a master that left the slot map is closed",
           "[l2][l2cluster][redis][cluster]") {
-  RedisClusterOptions copts;
-  copts.node_timeout_ms = 1000;
-  auto cluster = RedisCluster::Start(3, 1, copts);
+  auto cluster = StartFailoverCluster();
   const std::vector<int> masters = cluster->MasterPorts();
   REQUIRE(masters.size() == 3);
   std::vector<int> owners = SlotOwners(*cluster);
@@ -685,14 +692,9 @@ TEST_CASE("L2 cluster: the connection to a master that left the slot map is clos
   REQUIRE(env.WaitReady());
 
   // A key on each master, so that the tier holds a connection to each.
-  auto key_on = [&](int master) {
-    for (int i = 0; i < 10000; ++i) {
-      std::string k = "r:" + std::to_string(i);
-      if (owners[KeySlot(k)] == master) return k;
-    }
-    FAIL("no key on " << master);
-    return std::string();
-  };
+  std::vector<std::string> candidates;
+  for (int i = 0; i < 1000; ++i) candidates.push_back("r:" + std::to_string(i));
+  auto key_on = [&](int master) { return KeyOwnedBy(owners, master, candidates); };
   for (int m : masters) REQUIRE(env.Set(key_on(m), "before").status.ok());
   const int victim = masters[1];
   const std::string key = key_on(victim);
