@@ -81,8 +81,8 @@ struct WriteBehindOptions {
   // queued waits up to drain_linger_ms for more (per-batch costs, wake-ups
   // and the queue lock the loops also take, dominate small batches), unless
   // a "through" write is waiting for its confirmation. 0 = never wait.
-  // At 130k SETs/s, 1024 / 5 ms instead of 64 / 1 ms took the drain from
-  // 26-28% to 19-23% of a core and halved the loop's futex calls
+  // At ~130k SETs/s, 1024 / 5 ms instead of 64 / 1 ms took the drain from
+  // 23-27% to 18-23% of a core and cut the loop's futex calls by 60-75%
   // (bench/README.md, session 6).
   size_t drain_min_batch = 1024;
   int64_t drain_linger_ms = 5;
