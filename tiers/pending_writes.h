@@ -55,8 +55,13 @@ class WriteRecord {
 
   void Ref() { refs_.fetch_add(1, std::memory_order_relaxed); }
   void Unref() {
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) Free();
+    if (Release()) Free();
   }
+  // Drops a reference without freeing: true if it was the last one, and the
+  // caller now owns the memory (to Free, possibly on another thread).
+  [[nodiscard]] bool Release() { return refs_.fetch_sub(1, std::memory_order_acq_rel) == 1; }
+  // REQUIRES: no references left (Release returned true).
+  void Free();
 
   std::string_view key() const { return {data(), key_size_}; }
   std::string_view value() const { return {data() + key_size_, value_size_}; }
@@ -79,7 +84,6 @@ class WriteRecord {
         key_size_(key_size),
         value_size_(value_size) {}
   ~WriteRecord() = default;
-  void Free();
   const char* data() const { return reinterpret_cast<const char*>(this + 1); }
   char* data() { return reinterpret_cast<char*>(this + 1); }
 

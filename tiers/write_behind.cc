@@ -213,6 +213,8 @@ class WriteBehind::Drain {
   // consolidate its fastbins).
   std::vector<NetWrite> net_;          // the batch coalesced: one per key
   std::vector<WriteRecord*> done_;     // popped records, released outside mu_
+  std::vector<WriteRecord*> dead_;     // ... of which this was the last reference
+  uint64_t reaper_seen_ = 0;           // reaper_.freed_some() at the last checkpoint tick
   std::unordered_map<std::string_view, size_t> index_;
   std::vector<L3Write> l3_writes_;
   uint64_t batch_last_seq_ = 0;
@@ -585,14 +587,22 @@ void WriteBehind::Drain::ConfirmFront(size_t n, uint64_t seq) {
   // on the checkpoint timer (PersistCheckpoint).
   wb_->wal_->Release(seq);
   wb_->confirmed_seq_.store(seq, std::memory_order_release);
-  for (WriteRecord* r : done_) r->Unref();  // outside mu_
+  // Outside mu_. The loops free the memory (see RecordReaper).
+  for (WriteRecord* r : done_) {
+    if (r->Release()) dead_.push_back(r);
+  }
   done_.clear();
+  wb_->reaper_.Add(&dead_);
   wb_->Wake();
 }
 
 void WriteBehind::Drain::OnCheckpointTimer(uv_timer_t* t) {
   auto* d = static_cast<Drain*>(t->data);
   d->PersistCheckpoint();
+  // The loops stopped writing (and freeing): free what they left.
+  RecordReaper& reaper = d->wb_->reaper_;
+  if (reaper.size() > 0 && reaper.freed_some() == d->reaper_seen_) reaper.FreeAll();
+  d->reaper_seen_ = reaper.freed_some();
   // See TakeWalWaiting; and a stage that has waited l3_stage_ms is due.
   if (!d->busy_ && !d->lingering_) d->Pump(/*linger_done=*/true);
 }
@@ -793,6 +803,9 @@ WriteBehind::Journaled WriteBehind::Journal(const Write& w) {
   // durable; the WAL's waker notifies it then (one wake-up per group, not
   // per write).
   if (notify && o_.wal.sync != WalSync::kAlways) drain_->Notify();
+  // Frees a few confirmed records on this thread, which allocated most of
+  // them; more than one per write, so that the reaper keeps up.
+  if (reaper_.size() > 0) reaper_.FreeSome(8);
   return out;
 }
 

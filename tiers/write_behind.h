@@ -52,6 +52,7 @@
 #include "tiers/l1_cache.h"
 #include "tiers/l2_tier.h"
 #include "tiers/pending_writes.h"
+#include "tiers/record_reaper.h"
 #include "tiers/rocksdb_store.h"
 #include "wal/wal.h"
 
@@ -174,6 +175,8 @@ class WriteBehind {
   const WriteBehindCounters& counters() const { return counters_; }
   WalStats wal_stats() const;
   uint64_t backlog_records() const;
+  // Confirmed records whose memory the loops have yet to free (RecordReaper).
+  size_t records_to_free() const { return reaper_.size(); }
   const L2Counters* drain_l2_counters() const { return &l2_counters_; }
 
  private:
@@ -182,6 +185,9 @@ class WriteBehind {
 
   WriteBehindOptions o_;
   Clock* clock_;
+  // Confirmed records, freed by the loops (Journal) a few per write; declared
+  // before the drain so that it outlives it.
+  RecordReaper reaper_;
   std::unique_ptr<Wal> wal_;
   std::unique_ptr<Drain> drain_;
   std::atomic<uint64_t> confirmed_seq_{0};

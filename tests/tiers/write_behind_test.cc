@@ -331,6 +331,22 @@ TEST_CASE("write-behind: the drain lingers for a fuller batch, but not for a thr
   CHECK(f.Get("behind").value == "b");
 }
 
+TEST_CASE("write-behind: confirmed records are freed by later writes, or by the drain when idle",
+          "[write_behind]") {
+  L3Fixture f(/*stage_bytes=*/0, /*stage_ms=*/600'000, /*linger_ms=*/0);
+  uint64_t last = 0;
+  for (int i = 0; i < 200; ++i) last = f.Write(WriteBehind::Op::kSet, "k" + std::to_string(i), "v");
+  REQUIRE(f.WaitConfirmed(last));
+  // No more writes: the drain's checkpoint tick (20 ms here) frees what the
+  // writers did not.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (f.wb_->records_to_free() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  CHECK(f.wb_->records_to_free() == 0);
+  CHECK(f.Get("k199").value == "v");
+}
+
 // The nice value of this process's thread named `name`, or -100 if none.
 int NiceOfThread(const std::string& name) {
   for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {

@@ -1,0 +1,53 @@
+// RecordReaper: journal records that the drain let go of, freed later on a
+// loop thread, a few per write.
+//
+// Why: a record is allocated by the loop thread that journals it (glibc gives
+// that thread its own malloc arena) and let go of by the drain once every tier
+// confirmed it, ~130k per second under load. A free from another thread takes
+// the arena's lock, which the loop's own mallocs (L1 entries, records) need:
+// the loop made ~1.1k futex calls per 2 s waiting for it (perf trace,
+// bench/README.md session 6). Freed on a loop, the memory goes back through
+// that thread's cache, uncontended, and is reused by its next allocation.
+//
+// Thread affinity: Add from the drain; FreeSome from loops (it never waits
+// for the lock); FreeAll and the destructor from any thread. The reaper owns
+// what it holds.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+#include "tiers/pending_writes.h"
+
+namespace strata {
+
+class RecordReaper {
+ public:
+  RecordReaper() = default;
+  ~RecordReaper() { FreeAll(); }
+  RecordReaper(const RecordReaper&) = delete;
+  RecordReaper& operator=(const RecordReaper&) = delete;
+
+  // Takes every record in *records (each with no references left) and clears it.
+  void Add(std::vector<WriteRecord*>* records);
+  // Frees up to `n` records, unless another thread holds the lock right now.
+  void FreeSome(size_t n);
+  // Frees everything held; returns how many.
+  size_t FreeAll();
+
+  size_t size() const { return count_.load(std::memory_order_relaxed); }
+  // Records freed by FreeSome so far (the drain frees the rest itself when
+  // the loops stop writing and this stops moving).
+  uint64_t freed_some() const { return freed_some_.load(std::memory_order_relaxed); }
+
+ private:
+  std::mutex mu_;
+  std::vector<WriteRecord*> records_;
+  std::atomic<size_t> count_{0};
+  std::atomic<uint64_t> freed_some_{0};
+};
+
+}  // namespace strata
