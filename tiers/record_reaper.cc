@@ -1,5 +1,7 @@
 #include "tiers/record_reaper.h"
 
+#include <algorithm>
+
 namespace strata {
 
 void RecordReaper::Add(std::vector<WriteRecord*>* records) {
@@ -12,7 +14,7 @@ void RecordReaper::Add(std::vector<WriteRecord*>* records) {
 
 void RecordReaper::FreeSome(size_t n) {
   WriteRecord* take[16];
-  if (n > sizeof take / sizeof take[0]) n = sizeof take / sizeof take[0];
+  n = std::min(n, sizeof take / sizeof take[0]);
   size_t got = 0;
   {
     std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
@@ -21,10 +23,24 @@ void RecordReaper::FreeSome(size_t n) {
       take[got++] = records_.back();
       records_.pop_back();
     }
+    untouched_ = std::min(untouched_, records_.size());
     count_.store(records_.size(), std::memory_order_relaxed);
   }
   for (size_t i = 0; i < got; ++i) take[i]->Free();
-  freed_some_.fetch_add(got, std::memory_order_relaxed);
+}
+
+size_t RecordReaper::FreeStale() {
+  std::vector<WriteRecord*> stale;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const auto end = records_.begin() + static_cast<std::ptrdiff_t>(untouched_);
+    stale.assign(records_.begin(), end);
+    records_.erase(records_.begin(), end);
+    untouched_ = records_.size();
+    count_.store(records_.size(), std::memory_order_relaxed);
+  }
+  for (WriteRecord* r : stale) r->Free();
+  return stale.size();
 }
 
 size_t RecordReaper::FreeAll() {
@@ -32,6 +48,7 @@ size_t RecordReaper::FreeAll() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     all.swap(records_);
+    untouched_ = 0;
     count_.store(0, std::memory_order_relaxed);
   }
   for (WriteRecord* r : all) r->Free();

@@ -9,14 +9,18 @@
 // bench/README.md session 6). Freed on a loop, the memory goes back through
 // that thread's cache, uncontended, and is reused by its next allocation.
 //
-// Thread affinity: Add from the drain; FreeSome from loops (it never waits
-// for the lock); FreeAll and the destructor from any thread. The reaper owns
-// what it holds.
+// A record waits at most two calls of FreeStale (the drain's checkpoint tick,
+// 200 ms): what the loops did not free by then (idle loops, or a burst far
+// larger than the write rate, such as a backlog drained after Redis came
+// back) the drain frees itself.
+//
+// Thread affinity: Add and FreeStale from the drain; FreeSome from loops (it
+// never waits for the lock); FreeAll and the destructor from any thread. The
+// reaper owns what it holds.
 #pragma once
 
 #include <atomic>
 #include <cstddef>
-#include <cstdint>
 #include <mutex>
 #include <vector>
 
@@ -33,21 +37,22 @@ class RecordReaper {
 
   // Takes every record in *records (each with no references left) and clears it.
   void Add(std::vector<WriteRecord*>* records);
-  // Frees up to `n` records, unless another thread holds the lock right now.
+  // Frees up to `n` (at most 16) of the newest records, unless another
+  // thread holds the lock right now.
   void FreeSome(size_t n);
+  // Frees the records that were already here at the previous call and that
+  // FreeSome has not freed since; returns how many.
+  size_t FreeStale();
   // Frees everything held; returns how many.
   size_t FreeAll();
 
   size_t size() const { return count_.load(std::memory_order_relaxed); }
-  // Records freed by FreeSome so far (the drain frees the rest itself when
-  // the loops stop writing and this stops moving).
-  uint64_t freed_some() const { return freed_some_.load(std::memory_order_relaxed); }
 
  private:
   std::mutex mu_;
-  std::vector<WriteRecord*> records_;
+  std::vector<WriteRecord*> records_;  // oldest first; FreeSome takes from the back
+  size_t untouched_ = 0;  // front records here since the last FreeStale, none taken since
   std::atomic<size_t> count_{0};
-  std::atomic<uint64_t> freed_some_{0};
 };
 
 }  // namespace strata

@@ -214,7 +214,6 @@ class WriteBehind::Drain {
   std::vector<NetWrite> net_;          // the batch coalesced: one per key
   std::vector<WriteRecord*> done_;     // popped records, released outside mu_
   std::vector<WriteRecord*> dead_;     // ... of which this was the last reference
-  uint64_t reaper_seen_ = 0;           // reaper_.freed_some() at the last checkpoint tick
   std::unordered_map<std::string_view, size_t> index_;
   std::vector<L3Write> l3_writes_;
   uint64_t batch_last_seq_ = 0;
@@ -599,10 +598,9 @@ void WriteBehind::Drain::ConfirmFront(size_t n, uint64_t seq) {
 void WriteBehind::Drain::OnCheckpointTimer(uv_timer_t* t) {
   auto* d = static_cast<Drain*>(t->data);
   d->PersistCheckpoint();
-  // The loops stopped writing (and freeing): free what they left.
-  RecordReaper& reaper = d->wb_->reaper_;
-  if (reaper.size() > 0 && reaper.freed_some() == d->reaper_seen_) reaper.FreeAll();
-  d->reaper_seen_ = reaper.freed_some();
+  // Confirmed records the loops did not free within a tick (they are idle,
+  // or the batch was large): free them here.
+  d->wb_->reaper_.FreeStale();
   // See TakeWalWaiting; and a stage that has waited l3_stage_ms is due.
   if (!d->busy_ && !d->lingering_) d->Pump(/*linger_done=*/true);
 }
