@@ -142,6 +142,9 @@ const std::vector<Option>& Options() {
       Duration("wal.through_timeout", kWal, &WalConfig::through_timeout_ms,
                "how long a write \"through\" waits for every tier (then code 6; the write "
                "stays journaled)"),
+      Duration("wal.drain_linger", kWal, &WalConfig::drain_linger_ms,
+               "how long the drain waits for a fuller batch (1,024 writes) before it sends "
+               "what it has to Redis and RocksDB; 0 = never wait"),
       Text("admin.listen", kAdmin, &AdminConfig::listen, "HOST:PORT",
            "admin HTTP address (/healthz, /readyz, /metrics, /stats); empty = off"),
       Bool("admin.tier_metrics", kAdmin, &AdminConfig::tier_metrics,

@@ -96,6 +96,7 @@ struct WalConfig {
   uint64_t segment_bytes = 64ull << 20;
   bool preallocate = true;              // spare segments of zeros (wal/wal.h)
   int64_t through_timeout_ms = 5000;    // a "through" write waits this long for the drain
+  int64_t drain_linger_ms = 5;          // the drain waits this long for a fuller batch; 0 = never
 };
 
 struct AdminConfig {

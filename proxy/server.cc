@@ -179,6 +179,7 @@ Status Server::OpenLowerTiers() {
   o.l3 = l3_.get();
   o.l3_stage_bytes = config_.l3.ingest_bytes;
   o.l3_stage_ms = config_.l3.ingest_interval_ms;
+  o.drain_linger_ms = config_.wal.drain_linger_ms;
   if (l3_ != nullptr && config_.l3.max_bytes > 0 && o.l3_stage_bytes > 0) {
     // A staged ingest becomes one file, and FIFO trims whole files: keep
     // each a small part of the budget (as the automatic write buffer is).

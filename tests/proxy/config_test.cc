@@ -326,6 +326,7 @@ const std::vector<std::string> kEveryOptionChanged = {
     "--wal.segment_bytes=16MiB",
     "--wal.preallocate=false",
     "--wal.through_timeout=2s",
+    "--wal.drain_linger=20ms",
     "--admin.listen=",
     "--admin.tier_metrics=false",
     "--log.level=error",
@@ -357,6 +358,8 @@ TEST_CASE("ToToml -> ApplyToml round-trips every option", "[config]") {
   CHECK(reread.l2.required);
   CHECK(reread.l2.max_retries == 0);
   CHECK_FALSE(reread.l3.enabled);
+  CHECK(reread.wal.drain_linger_ms == 20);
+  CHECK(Config{}.wal.drain_linger_ms == 5);
   CHECK(reread.admin.listen.empty());
   CHECK_FALSE(reread.admin.tier_metrics);
 
