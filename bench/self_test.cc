@@ -241,8 +241,6 @@ void TestKeys() {
   CHECK(gets > 89000 && gets < 91000);
 }
 
-}  // namespace
-
 double CpuNow(clockid_t clock) {
   struct timespec ts;
   clock_gettime(clock, &ts);
@@ -289,6 +287,8 @@ void TestProcessTreeCpu() {
   CHECK(reaped.total() >= live.total() - 0.02);
   CHECK(ProcessCpuSeconds(getpid()) >= 0);
 }
+
+}  // namespace
 
 bool RunSelfTest() {
   TestMsgpackEncode();

@@ -159,16 +159,34 @@ const std::vector<std::string>& SlotMap::Replicas(int slot) const {
   return owners_[slot_owner_[slot]].replicas;
 }
 
-std::vector<std::string> SlotMap::Masters() const {
+std::vector<bool> SlotMap::UsedOwners() const {
   std::vector<bool> used(owners_.size(), false);
   for (uint32_t o : slot_owner_) {
     if (o != kNone) used[o] = true;
   }
+  return used;
+}
+
+std::vector<std::string> SlotMap::Masters() const {
+  const std::vector<bool> used = UsedOwners();
   std::vector<std::string> out;
   for (size_t i = 0; i < owners_.size(); i++) {
     if (used[i]) out.push_back(owners_[i].master);
   }
   std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<std::string> SlotMap::Nodes() const {
+  const std::vector<bool> used = UsedOwners();
+  std::vector<std::string> out;
+  for (size_t i = 0; i < owners_.size(); i++) {
+    if (!used[i]) continue;
+    out.push_back(owners_[i].master);
+    out.insert(out.end(), owners_[i].replicas.begin(), owners_[i].replicas.end());
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
 

@@ -97,6 +97,8 @@ class SlotMap {
 
   // Distinct master addresses currently owning at least one slot, sorted.
   std::vector<std::string> Masters() const;
+  // Those masters and their replicas: every node the map points to, sorted.
+  std::vector<std::string> Nodes() const;
 
   // Number of slots with a known owner (16384 for a healthy cluster).
   int CoveredSlots() const;
@@ -113,6 +115,9 @@ class SlotMap {
 
   // One entry per distinct master address ever seen; bounded by the number of
   // nodes the cluster has had, so Update() cannot grow it without limit.
+  // owners_[i] owns at least one slot (Update can leave an owner with none).
+  std::vector<bool> UsedOwners() const;
+
   std::vector<Owner> owners_;
   std::array<uint32_t, kClusterSlots> slot_owner_;  // index into owners_, or kNone
 };

@@ -686,14 +686,7 @@ void L2Tier::Impl::RefreshFrom(std::vector<std::string> candidates, size_t i) {
 
 void L2Tier::Impl::RetireNodes(const L2Node* answering) {
   std::unordered_set<std::string> live(seeds_.begin(), seeds_.end());
-  std::string_view last_master;
-  for (int slot = 0; slot < kClusterSlots; ++slot) {
-    std::string_view master = slots_.Lookup(slot);
-    if (master.empty() || master == last_master) continue;
-    last_master = master;
-    live.emplace(master);
-    for (const auto& r : slots_.Replicas(slot)) live.insert(r);
-  }
+  for (auto& a : slots_.Nodes()) live.insert(std::move(a));
   size_t retired = 0;
   for (auto it = nodes_.begin(); it != nodes_.end();) {
     L2Node* n = it->second.get();

@@ -29,30 +29,19 @@ void RecordReaper::FreeSome(size_t n) {
   for (size_t i = 0; i < got; ++i) take[i]->Free();
 }
 
-size_t RecordReaper::FreeStale() {
-  std::vector<WriteRecord*> stale;
+size_t RecordReaper::FreeOldest(bool all) {
+  std::vector<WriteRecord*> out;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    const auto end = records_.begin() + static_cast<std::ptrdiff_t>(untouched_);
-    stale.assign(records_.begin(), end);
+    const size_t n = all ? records_.size() : untouched_;
+    const auto end = records_.begin() + static_cast<std::ptrdiff_t>(n);
+    out.assign(records_.begin(), end);
     records_.erase(records_.begin(), end);
     untouched_ = records_.size();
     count_.store(records_.size(), std::memory_order_relaxed);
   }
-  for (WriteRecord* r : stale) r->Free();
-  return stale.size();
-}
-
-size_t RecordReaper::FreeAll() {
-  std::vector<WriteRecord*> all;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    all.swap(records_);
-    untouched_ = 0;
-    count_.store(0, std::memory_order_relaxed);
-  }
-  for (WriteRecord* r : all) r->Free();
-  return all.size();
+  for (WriteRecord* r : out) r->Free();
+  return out.size();
 }
 
 }  // namespace strata

@@ -42,13 +42,16 @@ class RecordReaper {
   void FreeSome(size_t n);
   // Frees the records that were already here at the previous call and that
   // FreeSome has not freed since; returns how many.
-  size_t FreeStale();
+  size_t FreeStale() { return FreeOldest(/*all=*/false); }
   // Frees everything held; returns how many.
-  size_t FreeAll();
+  size_t FreeAll() { return FreeOldest(/*all=*/true); }
 
   size_t size() const { return count_.load(std::memory_order_relaxed); }
 
  private:
+  // Frees the untouched front records (or all); marks what is left untouched.
+  size_t FreeOldest(bool all);
+
   std::mutex mu_;
   std::vector<WriteRecord*> records_;  // oldest first; FreeSome takes from the back
   size_t untouched_ = 0;  // front records here since the last FreeStale, none taken since

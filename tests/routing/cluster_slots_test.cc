@@ -90,6 +90,9 @@ TEST_CASE("SlotMap builds from CLUSTER SLOTS ranges and looks up owners", "[clus
   CHECK(map->Replicas(99999).empty());
   CHECK(map->Masters() ==
         std::vector<std::string>{"127.0.0.1:7000", "127.0.0.1:7001", "127.0.0.1:7002"});
+  CHECK(map->Nodes() == std::vector<std::string>{"127.0.0.1:7000", "127.0.0.1:7001",
+                                                 "127.0.0.1:7002", "127.0.0.1:7003",
+                                                 "127.0.0.1:7004"});
 }
 
 TEST_CASE("SlotMap leaves uncovered slots unknown and merges a master's ranges",
@@ -104,11 +107,14 @@ TEST_CASE("SlotMap leaves uncovered slots unknown and merges a master's ranges",
   CHECK(map->Lookup(250) == "10.0.0.1:6379");
   CHECK(map->Replicas(0) == std::vector<std::string>{"10.0.0.2:6379", "10.0.0.3:6379"});
   CHECK(map->Masters() == std::vector<std::string>{"10.0.0.1:6379"});
+  CHECK(map->Nodes() ==
+        std::vector<std::string>{"10.0.0.1:6379", "10.0.0.2:6379", "10.0.0.3:6379"});
 
   SlotMap empty;
   CHECK(empty.CoveredSlots() == 0);
   CHECK(empty.Lookup(0).empty());
   CHECK(empty.Masters().empty());
+  CHECK(empty.Nodes().empty());
   CHECK(SlotMap::Build({}).ok());
 }
 
@@ -162,6 +168,11 @@ TEST_CASE("SlotMap::Update applies MOVED", "[cluster_slots]") {
   CHECK(map.Lookup(200) == "127.0.0.1:7009");
   CHECK(map.Replicas(200).empty());
   CHECK(map.Masters().size() == 4);
+  // Every slot of 7002 moves away: it and its (none) replicas leave Nodes().
+  for (int slot = 10923; slot <= 16383; ++slot) REQUIRE(map.Update(slot, "127.0.0.1:7001").ok());
+  CHECK(map.Nodes() == std::vector<std::string>{"127.0.0.1:7000", "127.0.0.1:7001",
+                                                "127.0.0.1:7003", "127.0.0.1:7004",
+                                                "127.0.0.1:7009"});
 
   REQUIRE(map.Update(300, "[::1]:7010").ok());  // normalised to Redis's own spelling
   CHECK(map.Lookup(300) == "::1:7010");
