@@ -63,6 +63,9 @@ const std::vector<Option>& Options() {
                "close a connection idle this long; 0 = never"),
       Size("server.max_output_bytes", kServer, &Srv::max_output_bytes,
            "output a connection may queue before the server stops reading from it"),
+      Bool("server.huge_pages", kServer, &Srv::huge_pages,
+           "back malloc with transparent huge pages (re-executes once at start with "
+           "GLIBC_TUNABLES)"),
       Size("server.max_input_bytes", kServer, &Srv::max_input_bytes,
            "bytes of incomplete messages held across all connections"),
       Size("l1.max_bytes", kL1, &L1Config::max_bytes,

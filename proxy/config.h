@@ -38,6 +38,8 @@ struct ServerConfig {
   uint64_t max_output_bytes = 4 << 20;
   // Bytes of incomplete messages held across all connections.
   uint64_t max_input_bytes = 1ull << 30;
+  // Back malloc with transparent huge pages (proxy/huge_pages.h).
+  bool huge_pages = true;
 };
 
 struct L1Config {

@@ -4,8 +4,11 @@
 #include <signal.h>
 #include <stdio.h>
 
+#include <string>
+
 #include "common/log.h"
 #include "proxy/config.h"
+#include "proxy/huge_pages.h"
 #include "proxy/server.h"
 #include "proxy/tier_set.h"
 
@@ -50,6 +53,11 @@ int main(int argc, char** argv) {
   }
   strata::LogLevel level;
   if (strata::ParseLogLevel(config.log.level, &level)) strata::SetLogLevel(level);
+
+  // Before anything is opened or started: this may exec the binary again.
+  const std::string huge_why = strata::MaybeReexecWithHugePages(config.server.huge_pages, argv);
+  LOG_INFO("memory: huge pages %s (%s)", strata::HugePagesState().c_str(),
+           huge_why.empty() ? "server.huge_pages" : huge_why.c_str());
 
   if (config.l2.mode != "off") {
     LOG_INFO("l2: %s mode, %zu endpoint(s), %zu polic%s", config.l2.mode.c_str(),

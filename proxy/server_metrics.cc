@@ -12,6 +12,7 @@
 
 #include "common/clock.h"
 #include "proxy/admin_server.h"
+#include "proxy/huge_pages.h"
 #include "proxy/metrics.h"
 #include "proxy/server.h"
 #include "proxy/worker.h"
@@ -67,6 +68,15 @@ MetricsSnapshot Server::Metrics() const {
   snap.Gauge("uptime_seconds", "Seconds since the process started", "uptime_s")
       .Set(double((now - shared_.start_ms) / 1000));
   snap.Gauge("ready", "1 when /readyz answers 200").Set(Ready(nullptr) ? 1 : 0);
+  if (ProcessMemory mem; ReadProcessMemory(&mem)) {
+    snap.Gauge("process_resident_memory_bytes", "Resident memory of the process (smaps Rss)",
+               "resident_bytes")
+        .Set(double(mem.resident_bytes));
+    snap.Gauge("process_huge_pages_bytes",
+               "Resident memory in transparent huge pages (AnonHugePages; server.huge_pages)",
+               "huge_pages_bytes")
+        .Set(double(mem.huge_page_bytes));
+  }
 
   // Connections and requests.
   snap.Gauge("connections", "Client connections open now", "connections")

@@ -230,6 +230,60 @@ class LifecycleTest(h.StrataTestCase):
         self.assertEqual(mode, 0o600, "socket mode %o" % mode)
         self.assertEqual(self.track(srv.client()).call("ping"), "pong")
 
+    # -- huge pages (server.huge_pages) ------------------------------------
+    @staticmethod
+    def thp_mode():
+        try:
+            with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
+                line = f.read()
+        except OSError:
+            return ""
+        return line[line.find("[") + 1:line.find("]")] if "[" in line else ""
+
+    @staticmethod
+    def tunables_of(pid):
+        with open("/proc/%d/environ" % pid, "rb") as f:
+            for item in f.read().split(b"\0"):
+                if item.startswith(b"GLIBC_TUNABLES="):
+                    return item[len(b"GLIBC_TUNABLES="):].decode()
+        return None
+
+    def test_huge_pages_on_by_default_same_process(self):
+        # The re-execution keeps the PID (the one we started and will stop)
+        # and happens once: the server then serves as usual.
+        srv = self.start_server()
+        c = self.track(srv.client())
+        self.assertTrue(c.call("set", b"hp", b"v"))
+        self.assertEqual(c.call("get", b"hp"), b"v")
+        tunables = self.tunables_of(srv.pid)
+        stats = c.stats()
+        self.assertGreater(stats["resident_bytes"], 0)
+        self.assertIn("huge_pages_bytes", stats)
+        log = srv.stderr_text()
+        if "a sanitizer's allocator" in log:  # the ASan build: glibc's malloc is not used
+            self.assertIn("memory: huge pages off", log)
+        elif self.thp_mode() in ("always", "madvise"):
+            self.assertIsNotNone(tunables, log)
+            self.assertIn("glibc.malloc.hugetlb=1", tunables)
+            self.assertIn("memory: huge pages on", log)
+        else:
+            self.assertIsNone(tunables)
+            self.assertIn("transparent huge page mode is", log)
+        self.assertEqual(srv.stderr_text().count("memory: huge pages"), 1, srv.stderr_text())
+
+    def test_huge_pages_off(self):
+        srv = self.start_server(["--server.huge_pages=false"])
+        self.assertEqual(self.track(srv.client()).call("ping"), "pong")
+        self.assertIsNone(self.tunables_of(srv.pid))
+        self.assertIn("memory: huge pages off", srv.stderr_text())
+
+    def test_huge_pages_operator_tunables_stand(self):
+        # An operator who set glibc.malloc.hugetlb keeps it: no re-execution.
+        srv = self.start_server(env={"GLIBC_TUNABLES": "glibc.malloc.hugetlb=0"})
+        self.assertEqual(self.track(srv.client()).call("ping"), "pong")
+        self.assertEqual(self.tunables_of(srv.pid), "glibc.malloc.hugetlb=0")
+        self.assertIn("memory: huge pages off", srv.stderr_text())
+
     # -- configuration -----------------------------------------------------
     def assertConfigError(self, args, env=None, names=()):
         r = h.run_strata(h.BASE_ARGS + ["--server.socket=%s" % os.path.join(self.tmpdir(), "x.sock")]

@@ -22,6 +22,7 @@ TEST_CASE("no sources give the documented defaults", "[config]") {
   CHECK(config.server.socket_mode == 0660);
   CHECK(config.server.max_key_bytes == 16 << 10);
   CHECK(config.server.shutdown_timeout_ms == 10'000);
+  CHECK(config.server.huge_pages);
   CHECK(config.l1.max_bytes == 256ull << 20);
   CHECK(config.l2.mode == "off");
   CHECK(config.l2.endpoints.empty());
@@ -285,6 +286,7 @@ const std::vector<std::string> kEveryOptionChanged = {
     "--server.idle_timeout=1h",
     "--server.max_output_bytes=1",
     "--server.max_input_bytes=5TiB",
+    "--server.huge_pages=false",
     "--l1.max_bytes=2000KiB",
     "--l1.max_ttl=1500",
     "--l1.shards=16",
@@ -346,6 +348,7 @@ TEST_CASE("ToToml -> ApplyToml round-trips every option", "[config]") {
   CHECK(reread.server.socket_mode == 0600);
   CHECK(reread.server.max_message_bytes == 3'000'000'000);
   CHECK(reread.server.idle_timeout_ms == 3'600'000);
+  CHECK_FALSE(reread.server.huge_pages);
   CHECK(reread.l1.max_bytes == 2'048'000);
   CHECK(reread.l2.endpoints == changed.l2.endpoints);
   CHECK(reread.l1.negative_ttl_ms == 30'000);

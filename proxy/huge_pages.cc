@@ -1,0 +1,130 @@
+#include "proxy/huge_pages.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <limits>
+#include <string_view>
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer) || \
+    __has_feature(thread_sanitizer)
+#define STRATA_SANITIZER_ALLOCATOR 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define STRATA_SANITIZER_ALLOCATOR 1
+#endif
+
+namespace strata {
+
+namespace {
+
+// Whether the colon-separated tunables list `list` sets `name`.
+bool HasTunable(std::string_view list, std::string_view name) {
+  while (!list.empty()) {
+    const size_t colon = list.find(':');
+    std::string_view item = list.substr(0, colon);
+    const size_t eq = item.find('=');
+    if (item.substr(0, eq) == name) return true;
+    if (colon == std::string_view::npos) break;
+    list.remove_prefix(colon + 1);
+  }
+  return false;
+}
+
+bool HugePagesRequested() {
+  const char* t = getenv("GLIBC_TUNABLES");
+  if (t == nullptr) return false;
+  std::string_view list(t);
+  return HasTunable(list, "glibc.malloc.hugetlb") &&
+         list.find("glibc.malloc.hugetlb=0") == std::string_view::npos;
+}
+
+}  // namespace
+
+std::string HugePageTunables(const char* current) {
+  std::string_view cur(current != nullptr ? current : "");
+  if (HasTunable(cur, "glibc.malloc.hugetlb")) return std::string();
+  std::string out(cur);
+  auto add = [&out](std::string_view item) {
+    if (!out.empty()) out += ':';
+    out += item;
+  };
+  add("glibc.malloc.hugetlb=1");
+  if (!HasTunable(cur, "glibc.malloc.top_pad")) add("glibc.malloc.top_pad=67108864");
+  return out;
+}
+
+std::string ThpMode(const char* enabled_file) {
+  std::ifstream in(enabled_file);
+  std::string line;
+  if (!in || !std::getline(in, line)) return std::string();
+  const size_t open = line.find('[');
+  const size_t close = line.find(']', open);
+  if (open == std::string::npos || close == std::string::npos) return std::string();
+  return line.substr(open + 1, close - open - 1);
+}
+
+std::string HugePagesState() {
+  if (!HugePagesRequested()) return "off";
+  const std::string mode = ThpMode();
+  return mode == "always" || mode == "madvise" ? "on" : "unavailable";
+}
+
+std::string MaybeReexecWithHugePages(bool enabled, char** argv) {
+  if (!enabled) return "server.huge_pages is false";
+#ifdef STRATA_SANITIZER_ALLOCATOR
+  return "a sanitizer's allocator replaces glibc's";
+#endif
+  const char* preload = getenv("LD_PRELOAD");
+  if (preload != nullptr && strstr(preload, "vgpreload") != nullptr) {
+    return "under valgrind";  // an exec would leave it, and its malloc is its own
+  }
+  const char* old = getenv("GLIBC_TUNABLES");
+  const std::string tunables = HugePageTunables(old);
+  if (tunables.empty()) return std::string();  // set already: by us before the exec, or by the operator
+  const std::string mode = ThpMode();
+  if (mode != "always" && mode != "madvise") {
+    return "the kernel's transparent huge page mode is " +
+           (mode.empty() ? std::string("unknown") : "\"" + mode + "\"");
+  }
+  char self[PATH_MAX];
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n <= 0) return std::string("cannot find this binary: /proc/self/exe: ") + strerror(errno);
+  self[n] = '\0';
+  const std::string saved = old != nullptr ? old : "";
+  setenv("GLIBC_TUNABLES", tunables.c_str(), 1);
+  execv(self, argv);
+  const std::string why = std::string("cannot re-execute ") + self + ": " + strerror(errno);
+  if (old != nullptr) {
+    setenv("GLIBC_TUNABLES", saved.c_str(), 1);
+  } else {
+    unsetenv("GLIBC_TUNABLES");
+  }
+  return why;
+}
+
+bool ReadProcessMemory(ProcessMemory* out, const char* path) {
+  *out = ProcessMemory();
+  std::ifstream in(path);
+  std::string name;
+  uint64_t kib = 0;
+  bool rss = false;
+  while (in >> name) {
+    if (name == "Rss:" && in >> kib) {
+      out->resident_bytes = kib * 1024;
+      rss = true;
+    } else if (name == "AnonHugePages:" && in >> kib) {
+      out->huge_page_bytes = kib * 1024;
+    }
+    in.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+  }
+  return rss;
+}
+
+}  // namespace strata
