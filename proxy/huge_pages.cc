@@ -8,6 +8,7 @@
 
 #include <fstream>
 #include <limits>
+#include <optional>
 #include <string_view>
 
 #if defined(__has_feature)
@@ -24,39 +25,40 @@ namespace strata {
 
 namespace {
 
-// Whether the colon-separated tunables list `list` sets `name`.
-bool HasTunable(std::string_view list, std::string_view name) {
+// The value `name` has in the colon-separated tunables list `list`, or
+// nullopt if the list does not set it (the last setting counts).
+std::optional<std::string_view> TunableValue(std::string_view list, std::string_view name) {
+  std::optional<std::string_view> value;
   while (!list.empty()) {
     const size_t colon = list.find(':');
-    std::string_view item = list.substr(0, colon);
+    const std::string_view item = list.substr(0, colon);
     const size_t eq = item.find('=');
-    if (item.substr(0, eq) == name) return true;
+    if (eq != std::string_view::npos && item.substr(0, eq) == name) value = item.substr(eq + 1);
     if (colon == std::string_view::npos) break;
     list.remove_prefix(colon + 1);
   }
-  return false;
+  return value;
 }
 
 bool HugePagesRequested() {
   const char* t = getenv("GLIBC_TUNABLES");
   if (t == nullptr) return false;
-  std::string_view list(t);
-  return HasTunable(list, "glibc.malloc.hugetlb") &&
-         list.find("glibc.malloc.hugetlb=0") == std::string_view::npos;
+  const std::optional<std::string_view> v = TunableValue(t, "glibc.malloc.hugetlb");
+  return v.has_value() && *v != "0";
 }
 
 }  // namespace
 
 std::string HugePageTunables(const char* current) {
   std::string_view cur(current != nullptr ? current : "");
-  if (HasTunable(cur, "glibc.malloc.hugetlb")) return std::string();
+  if (TunableValue(cur, "glibc.malloc.hugetlb")) return std::string();
   std::string out(cur);
   auto add = [&out](std::string_view item) {
     if (!out.empty()) out += ':';
     out += item;
   };
   add("glibc.malloc.hugetlb=1");
-  if (!HasTunable(cur, "glibc.malloc.top_pad")) add("glibc.malloc.top_pad=67108864");
+  if (!TunableValue(cur, "glibc.malloc.top_pad")) add("glibc.malloc.top_pad=67108864");
   return out;
 }
 
@@ -79,15 +81,16 @@ std::string HugePagesState() {
 std::string MaybeReexecWithHugePages(bool enabled, char** argv) {
   if (!enabled) return "server.huge_pages is false";
 #ifdef STRATA_SANITIZER_ALLOCATOR
+  (void)argv;
   return "a sanitizer's allocator replaces glibc's";
-#endif
+#else
   const char* preload = getenv("LD_PRELOAD");
   if (preload != nullptr && strstr(preload, "vgpreload") != nullptr) {
     return "under valgrind";  // an exec would leave it, and its malloc is its own
   }
   const char* old = getenv("GLIBC_TUNABLES");
   const std::string tunables = HugePageTunables(old);
-  if (tunables.empty()) return std::string();  // set already: by us before the exec, or by the operator
+  if (tunables.empty()) return std::string();  // decided already: by our exec, or the operator
   const std::string mode = ThpMode();
   if (mode != "always" && mode != "madvise") {
     return "the kernel's transparent huge page mode is " +
@@ -107,6 +110,7 @@ std::string MaybeReexecWithHugePages(bool enabled, char** argv) {
     unsetenv("GLIBC_TUNABLES");
   }
   return why;
+#endif
 }
 
 bool ReadProcessMemory(ProcessMemory* out, const char* path) {

@@ -4,7 +4,8 @@
 // key: L1 entries and their index, journal records, the pending-writes map.
 // With 4 KiB pages almost every such access is also a TLB miss, and on a
 // virtual machine a miss is a two-level page walk. Backed by 2 MiB
-// transparent huge pages, the same work took 6–13% less server CPU per SET
+// transparent huge pages, the same SET load took 6–13% less server CPU per
+// SET with wal.sync=always, and less, within noise, with interval
 // (bench/README.md, session 7).
 //
 // How. glibc backs its heaps with transparent huge pages when the tunable
@@ -18,7 +19,8 @@
 // execs the same binary with the same arguments (same PID, once).
 //
 // Cost: about 12–16 MB more resident memory when idle (a few huge pages per
-// malloc arena) and about 8% more under a full L1.
+// malloc arena), and about 8% more under the benchmark's SET load (a 2 MiB
+// page is resident whole).
 //
 // Thread affinity: main thread, before any other thread exists.
 #pragma once
@@ -33,8 +35,8 @@ inline constexpr const char* kHugePageTunables =
     "glibc.malloc.hugetlb=1:glibc.malloc.top_pad=67108864";
 
 // The GLIBC_TUNABLES value with huge pages added to `current` (nullptr =
-// unset), or "" if there is nothing to add: `current` already names
-// glibc.malloc.hugetlb (an operator's own choice stands). A top_pad the
+// unset), or "" if there is nothing to add: `current` already sets
+// glibc.malloc.hugetlb, to any value (an operator's own choice stands). A top_pad the
 // operator set is kept.
 std::string HugePageTunables(const char* current);
 
