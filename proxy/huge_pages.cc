@@ -6,8 +6,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <fstream>
 #include <limits>
+#include <mutex>
 #include <optional>
 #include <string_view>
 
@@ -129,6 +132,34 @@ bool ReadProcessMemory(ProcessMemory* out, const char* path) {
     in.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
   }
   return rss;
+}
+
+bool ReadResidentBytes(uint64_t* out, const char* path) {
+  std::ifstream in(path);
+  uint64_t size_pages = 0, resident_pages = 0;
+  if (!(in >> size_pages >> resident_pages)) return false;
+  *out = resident_pages * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  return true;
+}
+
+bool CurrentProcessMemory(ProcessMemory* out) {
+  static constexpr int64_t kHugeRefreshMs = 10'000;
+  static std::mutex refresh_mu;
+  static std::atomic<uint64_t> huge_bytes{0};
+  static std::atomic<int64_t> next_refresh_ms{0};
+  *out = ProcessMemory();
+  if (!ReadResidentBytes(&out->resident_bytes)) return false;
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count();
+  if (now >= next_refresh_ms.load(std::memory_order_relaxed) && refresh_mu.try_lock()) {
+    ProcessMemory rollup;
+    if (ReadProcessMemory(&rollup)) huge_bytes.store(rollup.huge_page_bytes);
+    next_refresh_ms.store(now + kHugeRefreshMs, std::memory_order_relaxed);
+    refresh_mu.unlock();
+  }
+  out->huge_page_bytes = huge_bytes.load();
+  return true;
 }
 
 }  // namespace strata

@@ -68,12 +68,13 @@ MetricsSnapshot Server::Metrics() const {
   snap.Gauge("uptime_seconds", "Seconds since the process started", "uptime_s")
       .Set(double((now - shared_.start_ms) / 1000));
   snap.Gauge("ready", "1 when /readyz answers 200").Set(Ready(nullptr) ? 1 : 0);
-  if (ProcessMemory mem; ReadProcessMemory(&mem)) {
-    snap.Gauge("process_resident_memory_bytes", "Resident memory of the process (smaps Rss)",
+  if (ProcessMemory mem; CurrentProcessMemory(&mem)) {
+    snap.Gauge("process_resident_memory_bytes", "Resident memory of the process (statm)",
                "resident_bytes")
         .Set(double(mem.resident_bytes));
     snap.Gauge("process_huge_pages_bytes",
-               "Resident memory in transparent huge pages (AnonHugePages; server.huge_pages)",
+               "Resident memory in transparent huge pages (smaps AnonHugePages, sampled at most "
+               "every 10 s; server.huge_pages)",
                "huge_pages_bytes")
         .Set(double(mem.huge_page_bytes));
   }

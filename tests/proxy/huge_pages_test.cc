@@ -1,6 +1,7 @@
 #include "proxy/huge_pages.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <fstream>
@@ -89,6 +90,26 @@ TEST_CASE("huge pages: resident memory is read from smaps_rollup", "[huge_pages]
   REQUIRE(ReadProcessMemory(&mem));
   CHECK(mem.resident_bytes > 0);
   CHECK(mem.huge_page_bytes <= mem.resident_bytes);
+}
+
+TEST_CASE("huge pages: resident bytes come from statm, huge pages from a sample",
+          "[huge_pages]") {
+  TempDir dir;
+  uint64_t resident = 0;
+  REQUIRE(ReadResidentBytes(&resident, WriteFile(dir, "statm", "1000 300 20 5 0 250 0\n").c_str()));
+  CHECK(resident == 300 * static_cast<uint64_t>(sysconf(_SC_PAGESIZE)));
+  CHECK_FALSE(ReadResidentBytes(&resident, WriteFile(dir, "bad", "x\n").c_str()));
+  CHECK_FALSE(ReadResidentBytes(&resident, (dir.path() + "/missing").c_str()));
+
+  // This process: statm and smaps_rollup agree within what changes between
+  // the two reads; the sample (fresh on the first call) is below resident.
+  ProcessMemory now, rollup;
+  REQUIRE(CurrentProcessMemory(&now));
+  REQUIRE(ReadProcessMemory(&rollup));
+  CHECK(now.resident_bytes > 0);
+  CHECK(now.huge_page_bytes <= rollup.resident_bytes);
+  CHECK(now.resident_bytes / 2 < rollup.resident_bytes);
+  CHECK(rollup.resident_bytes / 2 < now.resident_bytes);
 }
 
 }  // namespace
